@@ -1,0 +1,361 @@
+// Package bridge is the platform-neutral core of Threadline: it stores
+// inbound customer messages exactly once, turns agent commands into state
+// changes, and drains each conversation's ordered outbox towards the customer's
+// platform and the chat surfaces. It knows no platform and no chat tool; those
+// plug in through PlatformAdapter and ChatSurface.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Options configures a Bridge. Zero values get sensible defaults.
+type Options struct {
+	Clock  Clock
+	Logger *slog.Logger
+	// ReopenWindow is how long after resolve a customer message reopens the
+	// same conversation instead of starting a new one.
+	ReopenWindow time.Duration
+	// Surfaces lists the chat surfaces new conversations are shown on.
+	Surfaces []Surface
+	// MaxAttempts is how often a delivery is tried before it is marked failed.
+	MaxAttempts int
+	// LeaseDuration bounds how long one worker holds a lane without renewing.
+	LeaseDuration time.Duration
+	// Backoff returns the wait before retry number attempt (1-based).
+	Backoff func(attempt int) time.Duration
+	// Metrics receives counts; nil discards them.
+	Metrics Metrics
+	// Classify sets the priority of an inbound message at ingest; nil keeps P3.
+	Classify func(text string) Priority
+}
+
+// Metrics is what the bridge reports about its work.
+type Metrics interface {
+	// DeliveryDone counts a delivery outcome: delivered, failed, retry, rate_limited.
+	DeliveryDone(target Target, outcome string)
+	// DeliveryRepeatSuspected counts a send whose earlier attempt may have
+	// been applied: a worker died between starting it and recording it.
+	DeliveryRepeatSuspected(target Target)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) DeliveryDone(Target, string)       {}
+func (nopMetrics) DeliveryRepeatSuspected(Target) {}
+
+// Bridge is the core service. Create it with New, then register platforms and
+// surfaces before starting job workers.
+type Bridge struct {
+	store     Store
+	opts      Options
+	log       *slog.Logger
+	platforms map[Platform]PlatformAdapter
+	surfaces  map[Surface]ChatSurface
+}
+
+// New returns a bridge over store.
+func New(store Store, opts Options) *Bridge {
+	if opts.Clock == nil {
+		opts.Clock = SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ReopenWindow == 0 {
+		opts.ReopenWindow = 7 * 24 * time.Hour
+	}
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = 8
+	}
+	if opts.LeaseDuration == 0 {
+		opts.LeaseDuration = 2 * time.Minute
+	}
+	if opts.Backoff == nil {
+		opts.Backoff = ExponentialBackoff(time.Second, 5*time.Minute)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = nopMetrics{}
+	}
+	return &Bridge{
+		store:     store,
+		opts:      opts,
+		log:       opts.Logger,
+		platforms: map[Platform]PlatformAdapter{},
+		surfaces:  map[Surface]ChatSurface{},
+	}
+}
+
+// ExponentialBackoff doubles from base up to max.
+func ExponentialBackoff(base, max time.Duration) func(int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := base
+		for i := 1; i < attempt && d < max; i++ {
+			d *= 2
+		}
+		return min(d, max)
+	}
+}
+
+// AddPlatform registers the adapter that sends replies to its platform.
+func (b *Bridge) AddPlatform(p PlatformAdapter) { b.platforms[p.Platform()] = p }
+
+// AddSurface registers a chat surface.
+func (b *Bridge) AddSurface(s ChatSurface) { b.surfaces[s.Surface()] = s }
+
+// Store returns the store the bridge writes to, for read-only views.
+func (b *Bridge) Store() Store { return b.store }
+
+// InboundEventKind distinguishes new messages from edits.
+type InboundEventKind int
+
+const (
+	EventMessage InboundEventKind = iota
+	EventEdit
+)
+
+// InboundEvent is a customer message as an adapter normalized it.
+type InboundEvent struct {
+	Kind InboundEventKind
+	// DeliveryID identifies the platform's delivery (a Telegram update_id);
+	// redeliveries carry the same id. Optional: the message id dedupes too.
+	DeliveryID string
+	Platform   Platform
+	Account    UpsertAccountParams
+	Thread     string // platform thread id (Telegram chat id)
+	Source     Source
+	Sender     UpsertIdentityParams // AccountID and Platform are filled in by Ingest
+	// PlatformMessageID is unique within the thread.
+	PlatformMessageID string
+	Text              string
+	Attachments       []Attachment
+	Timestamp         time.Time
+}
+
+// IngestResult says what Ingest did.
+type IngestResult struct {
+	ConversationID  ConversationID
+	Number          ConversationNumber
+	MessageID       MessageID
+	Duplicate       bool
+	NewConversation bool
+}
+
+// Ingest stores an inbound event exactly once, in one transaction with the
+// jobs that show it in chat. A redelivered event changes nothing.
+func (b *Bridge) Ingest(ctx context.Context, ev InboundEvent) (IngestResult, error) {
+	if ev.Platform == "" || ev.Account.ExternalID == "" || ev.Thread == "" || ev.Sender.ExternalUserID == "" || ev.PlatformMessageID == "" {
+		return IngestResult{}, fmt.Errorf("%w: inbound event lacks platform, account, thread, sender or message id", ErrInvalidInput)
+	}
+	var res IngestResult
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		res = IngestResult{}
+		var err error
+		res, err = b.ingestTx(ctx, tx, ev)
+		return err
+	})
+	if errors.Is(err, ErrDuplicateEvent) {
+		return IngestResult{Duplicate: true}, nil
+	}
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest %s message %s: %w", ev.Platform, ev.PlatformMessageID, err)
+	}
+	return res, nil
+}
+
+func (b *Bridge) ingestTx(ctx context.Context, tx Tx, ev InboundEvent) (IngestResult, error) {
+	now := b.opts.Clock.Now()
+	if ev.DeliveryID != "" {
+		isNew, err := tx.MarkProcessed(ctx, string(ev.Platform), ev.DeliveryID, now)
+		if err != nil {
+			return IngestResult{}, err
+		}
+		if !isNew {
+			return IngestResult{}, ErrDuplicateEvent
+		}
+	}
+	ev.Account.Platform = ev.Platform
+	account, err := tx.UpsertAccount(ctx, ev.Account)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	ev.Sender.AccountID, ev.Sender.Platform = account.ID, ev.Platform
+	identity, err := tx.UpsertIdentity(ctx, ev.Sender)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	source := ev.Source
+	if source == "" {
+		source = SourceDM
+	}
+	thread, err := tx.UpsertPlatformThread(ctx, UpsertPlatformThreadParams{
+		AccountID: account.ID, ExternalID: ev.Thread, Source: source, IdentityID: identity.ID,
+	})
+	if err != nil {
+		return IngestResult{}, err
+	}
+
+	existing, err := tx.FindMessageByPlatformID(ctx, thread.ID, ev.PlatformMessageID)
+	switch {
+	case err == nil && ev.Kind == EventEdit:
+		return b.applyEdit(ctx, tx, existing, ev, now)
+	case err == nil:
+		return IngestResult{}, ErrDuplicateEvent
+	case !errors.Is(err, ErrNotFound):
+		return IngestResult{}, err
+	}
+	// An edit of a message we never saw is stored as the message it now is.
+
+	conv, isNew, err := b.conversationFor(ctx, tx, thread, account, identity, ev, now)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	seq, err := tx.NextSeq(ctx, conv.ID)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	ts := ev.Timestamp
+	if ts.IsZero() {
+		ts = now
+	}
+	msg, created, err := tx.InsertMessage(ctx, InsertMessageParams{
+		ConversationID: conv.ID, PlatformThreadID: thread.ID, Seq: seq, Direction: Inbound,
+		PlatformMessageID: ev.PlatformMessageID, SenderIdentityID: identity.ID,
+		Text: ev.Text, Attachments: ev.Attachments, PlatformTime: ts, CreatedAt: now,
+		DeliveryStatus: DeliveryDelivered,
+	})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if !created {
+		// A concurrent delivery of the same message won: roll back everything.
+		return IngestResult{}, ErrDuplicateEvent
+	}
+	if err := b.enqueueChat(ctx, tx, conv, KindMessage, msg, "", ""); err != nil {
+		return IngestResult{}, err
+	}
+	return IngestResult{ConversationID: conv.ID, Number: conv.Number, MessageID: msg.ID, NewConversation: isNew}, nil
+}
+
+// conversationFor returns the open conversation of a thread, reopening a
+// recently resolved one or starting a new one as the reopen window says.
+func (b *Bridge) conversationFor(ctx context.Context, tx Tx, thread PlatformThread, account Account, identity Identity, ev InboundEvent, now time.Time) (Conversation, bool, error) {
+	priority := P3
+	if b.opts.Classify != nil {
+		priority = b.opts.Classify(ev.Text)
+	}
+	conv, err := tx.LatestConversation(ctx, thread.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Conversation{}, false, err
+	}
+	if err == nil {
+		before := conv
+		switch conv.Status {
+		case StatusOpen:
+			if priority < conv.Priority {
+				conv.Priority = priority
+				return conv, false, b.saveChange(ctx, tx, 0, "priority_raised", before, conv, now)
+			}
+			return conv, false, nil
+		case StatusPending:
+			conv.Status = StatusOpen
+			conv.Priority = min(conv.Priority, priority)
+			return conv, false, b.saveChange(ctx, tx, 0, "customer_replied", before, conv, now)
+		case StatusResolved:
+			if conv.ResolvedAt != nil && now.Sub(*conv.ResolvedAt) <= b.opts.ReopenWindow {
+				conv.Status, conv.ResolvedAt = StatusOpen, nil
+				conv.Priority = min(conv.Priority, priority)
+				return conv, false, b.saveChange(ctx, tx, 0, "reopened_by_customer", before, conv, now)
+			}
+			conv.Status, conv.ClosedAt = StatusClosed, &now
+			if err := b.saveChange(ctx, tx, 0, "closed_after_reopen_window", before, conv, now); err != nil {
+				return Conversation{}, false, err
+			}
+		}
+	}
+	conv, err = tx.CreateConversation(ctx, CreateConversationParams{
+		PlatformThreadID: thread.ID, AccountID: account.ID, Platform: account.Platform,
+		IdentityID: identity.ID, Priority: priority, Source: thread.Source, CreatedAt: now,
+	})
+	if err != nil {
+		return Conversation{}, false, err
+	}
+	return conv, true, tx.AppendAudit(ctx, AuditEntry{Action: "created", ConversationID: conv.ID, After: string(conv.Status), At: now})
+}
+
+func (b *Bridge) applyEdit(ctx context.Context, tx Tx, m Message, ev InboundEvent, now time.Time) (IngestResult, error) {
+	if m.Text == ev.Text {
+		return IngestResult{}, ErrDuplicateEvent
+	}
+	if err := tx.UpdateMessageText(ctx, m.ID, ev.Text, now); err != nil {
+		return IngestResult{}, err
+	}
+	conv, err := tx.GetConversation(ctx, m.ConversationID)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	seq, err := tx.NextSeq(ctx, conv.ID)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	m.Seq = seq
+	if err := b.enqueueChat(ctx, tx, conv, KindEdit, m, "", ""); err != nil {
+		return IngestResult{}, err
+	}
+	return IngestResult{ConversationID: conv.ID, Number: conv.Number, MessageID: m.ID}, nil
+}
+
+// saveChange writes a state change: the row, its audit entry and a card
+// refresh on every surface.
+func (b *Bridge) saveChange(ctx context.Context, tx Tx, actor AgentID, action string, before, after Conversation, now time.Time) error {
+	after.Version++
+	after.UpdatedAt = now
+	if err := tx.UpdateConversation(ctx, after); err != nil {
+		return err
+	}
+	if err := tx.AppendAudit(ctx, AuditEntry{
+		ActorAgentID: actor, Action: action, ConversationID: after.ID,
+		Before: describe(before), After: describe(after), At: now,
+	}); err != nil {
+		return err
+	}
+	for _, s := range b.opts.Surfaces {
+		if err := tx.Enqueue(ctx, Job{ConversationID: after.ID, Target: CardTarget(s)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func describe(c Conversation) string {
+	return fmt.Sprintf("status=%s priority=%s assignee=%d", c.Status, c.Priority, c.AssigneeID)
+}
+
+// enqueueChat appends a delivery to every chat surface lane except skip (the
+// surface an agent's message came from already shows it).
+func (b *Bridge) enqueueChat(ctx context.Context, tx Tx, conv Conversation, kind DeliveryKind, m Message, text string, skip Surface) error {
+	for _, s := range b.opts.Surfaces {
+		if s == skip {
+			continue
+		}
+		if err := b.enqueueDelivery(ctx, tx, Delivery{
+			ConversationID: conv.ID, Target: ChatTarget(s), Kind: kind, MessageID: m.ID, Seq: m.Seq, Text: text,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Bridge) enqueueDelivery(ctx context.Context, tx Tx, d Delivery) error {
+	now := b.opts.Clock.Now()
+	d.Status, d.CreatedAt, d.NextAttemptAt = DeliveryPending, now, now
+	if _, err := tx.InsertDelivery(ctx, d); err != nil {
+		return err
+	}
+	return tx.Enqueue(ctx, Job{ConversationID: d.ConversationID, Target: d.Target})
+}

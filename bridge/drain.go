@@ -1,0 +1,461 @@
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrLaneBusy says another worker holds the lane; the job should come back
+// soon, since that worker may have read the lane before this job's row
+// committed.
+var ErrLaneBusy = errors.New("delivery lane busy")
+
+// LaneBusyRetry is how soon a job that found its lane busy tries again.
+const LaneBusyRetry = 500 * time.Millisecond
+
+// maxPerRun bounds the deliveries one job run makes, so a long lane yields
+// to other conversations and stays inside the job timeout.
+const maxPerRun = 32
+
+// RunJob drains one lane of a conversation: it takes the lane's lease and
+// delivers its items in sequence order, one at a time. It returns
+// *RetryAfterError when the lane must wait (rate limit, backoff, busy lane)
+// and nil when the lane is empty.
+func (b *Bridge) RunJob(ctx context.Context, j Job) error {
+	owner := newOwner()
+	claimed := false
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		now := b.opts.Clock.Now()
+		var err error
+		claimed, err = tx.ClaimLane(ctx, ClaimLaneParams{ConversationID: j.ConversationID, Target: j.Target, Owner: owner, Now: now, Until: now.Add(b.opts.LeaseDuration)})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("claim lane %d/%s: %w", j.ConversationID, j.Target, err)
+	}
+	if !claimed {
+		return &RetryAfterError{After: LaneBusyRetry, Err: ErrLaneBusy}
+	}
+	defer func() {
+		// Release even when ctx was cancelled by shutdown: an expired lease
+		// would otherwise hold the lane until it runs out.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := b.store.InTx(rctx, func(ctx context.Context, tx Tx) error {
+			return tx.ReleaseLane(ctx, j.ConversationID, j.Target, owner)
+		}); err != nil {
+			b.log.Warn("release lane", "conversation_id", j.ConversationID, "target", j.Target, "err", err)
+		}
+	}()
+	if j.Target.IsCard() {
+		return b.refreshCard(ctx, j)
+	}
+	for range maxPerRun {
+		done, err := b.deliverNext(ctx, j, owner)
+		if err != nil || done {
+			return err
+		}
+	}
+	return &RetryAfterError{After: 0, Err: errors.New("lane has more; yielding")}
+}
+
+func newOwner() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// deliverNext delivers the head of the lane. It reports done when the lane
+// is empty.
+func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string) (bool, error) {
+	var d Delivery
+	var wait time.Duration
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		now := b.opts.Clock.Now()
+		var err error
+		d, err = tx.NextDelivery(ctx, j.ConversationID, j.Target)
+		if err != nil {
+			return err
+		}
+		if d.NextAttemptAt.After(now) {
+			wait = d.NextAttemptAt.Sub(now)
+			return nil
+		}
+		if d.Status == DeliverySending {
+			// The last worker started this send and died before recording
+			// its outcome: the platform may already have it.
+			b.opts.Metrics.DeliveryRepeatSuspected(j.Target)
+			b.log.Warn("repeating a send whose outcome is unknown", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempts", d.Attempts)
+		}
+		d.Status = DeliverySending
+		d.Attempts++
+		if _, err := tx.ClaimLane(ctx, ClaimLaneParams{ConversationID: j.ConversationID, Target: j.Target, Owner: owner, Now: now, Until: now.Add(b.opts.LeaseDuration)}); err != nil {
+			return err
+		}
+		return tx.UpdateDelivery(ctx, d)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("next delivery %d/%s: %w", j.ConversationID, j.Target, err)
+	}
+	if wait > 0 {
+		return false, &RetryAfterError{After: wait, Err: errors.New("waiting for retry backoff")}
+	}
+
+	ext, record, sendErr := b.deliver(ctx, d)
+	if sendErr != nil && ctx.Err() != nil {
+		// Shut down mid-send: the outcome is unknown, so the row stays
+		// "sending" and the next worker counts a possible repeat.
+		return false, sendErr
+	}
+	return false, b.recordOutcome(ctx, d, ext, record, sendErr)
+}
+
+// recordFunc writes what a successful delivery leaves behind (chat refs,
+// message ids) in the same transaction that marks it delivered.
+type recordFunc func(ctx context.Context, tx Tx, now time.Time) error
+
+func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, ext string, record recordFunc, sendErr error) error {
+	var retry *RetryAfterError
+	var outcome string
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		now := b.opts.Clock.Now()
+		retry = nil
+		switch {
+		case sendErr == nil:
+			outcome = "delivered"
+			d.Status, d.ExternalRef, d.LastError = DeliveryDelivered, ext, ""
+			if record != nil {
+				if err := record(ctx, tx, now); err != nil {
+					return err
+				}
+			}
+		case errors.As(sendErr, &retry):
+			// Rate limits are not the delivery's fault: they do not use up
+			// an attempt.
+			outcome = "rate_limited"
+			d.Status, d.LastError = DeliveryPending, sendErr.Error()
+			d.Attempts--
+			d.NextAttemptAt = now.Add(retry.After)
+		case IsPermanent(sendErr) || d.Attempts >= b.opts.MaxAttempts:
+			outcome = "failed"
+			d.Status, d.LastError = DeliveryFailed, sendErr.Error()
+			if err := b.deliveryFailed(ctx, tx, d, now); err != nil {
+				return err
+			}
+		default:
+			outcome = "retry"
+			wait := b.opts.Backoff(d.Attempts)
+			d.Status, d.LastError, d.NextAttemptAt = DeliveryPending, sendErr.Error(), now.Add(wait)
+			retry = &RetryAfterError{After: wait, Err: sendErr}
+		}
+		return tx.UpdateDelivery(ctx, d)
+	})
+	if err != nil {
+		return fmt.Errorf("record delivery %d: %w", d.ID, err)
+	}
+	b.opts.Metrics.DeliveryDone(d.Target, outcome)
+	if sendErr != nil {
+		b.log.Warn("delivery attempt failed", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempt", d.Attempts, "outcome", outcome, "err", sendErr)
+	}
+	if retry != nil {
+		return retry
+	}
+	return nil
+}
+
+// deliveryFailed makes a final failure visible: the message is marked failed
+// and, for replies to the customer, every chat thread gets a notice.
+func (b *Bridge) deliveryFailed(ctx context.Context, tx Tx, d Delivery, now time.Time) error {
+	if d.Target != TargetPlatform || d.MessageID == 0 {
+		return nil
+	}
+	if err := tx.SetMessageDelivery(ctx, SetMessageDeliveryParams{ID: d.MessageID, Status: DeliveryFailed, Error: d.LastError}); err != nil {
+		return err
+	}
+	conv, err := tx.GetConversation(ctx, d.ConversationID)
+	if err != nil {
+		return err
+	}
+	seq, err := tx.NextSeq(ctx, conv.ID)
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("Could not deliver this reply to the customer after %d attempts: %s", d.Attempts, d.LastError)
+	return b.enqueueChat(ctx, tx, conv, KindNotice, Message{ID: d.MessageID, Seq: seq}, text, "")
+}
+
+// deliver performs the outside call for one delivery.
+func (b *Bridge) deliver(ctx context.Context, d Delivery) (string, recordFunc, error) {
+	if d.Target == TargetPlatform {
+		return b.sendToPlatform(ctx, d)
+	}
+	surface, ok := d.Target.Surface()
+	if !ok {
+		return "", nil, Permanent(fmt.Errorf("unknown target %q", d.Target))
+	}
+	s, ok := b.surfaces[surface]
+	if !ok {
+		return "", nil, Permanent(fmt.Errorf("chat surface %q is not connected", surface))
+	}
+	return b.showInChat(ctx, s, d)
+}
+
+// loaded is what a delivery needs to know about its conversation.
+type loaded struct {
+	conv     Conversation
+	msg      Message
+	thread   PlatformThread
+	account  Account
+	customer Identity
+	chat     *ChatThread
+	sender   string
+}
+
+func (b *Bridge) load(ctx context.Context, d Delivery, surface Surface) (loaded, error) {
+	var l loaded
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		l = loaded{}
+		if l.conv, err = tx.GetConversation(ctx, d.ConversationID); err != nil {
+			return err
+		}
+		if d.MessageID != 0 {
+			if l.msg, err = tx.GetMessage(ctx, d.MessageID); err != nil {
+				return err
+			}
+		}
+		if l.thread, err = tx.GetPlatformThread(ctx, l.conv.PlatformThreadID); err != nil {
+			return err
+		}
+		if l.account, err = tx.GetAccount(ctx, l.conv.AccountID); err != nil {
+			return err
+		}
+		if l.customer, err = tx.GetIdentity(ctx, l.conv.IdentityID); err != nil {
+			return err
+		}
+		l.sender = l.customer.Name
+		if l.msg.SenderAgentID != 0 {
+			agent, err := tx.GetAgent(ctx, l.msg.SenderAgentID)
+			if err != nil {
+				return err
+			}
+			l.sender = agent.Name
+		}
+		if surface != "" {
+			t, err := tx.GetChatThread(ctx, d.ConversationID, surface)
+			switch {
+			case err == nil:
+				l.chat = &t
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
+		return nil
+	})
+	return l, err
+}
+
+func (b *Bridge) sendToPlatform(ctx context.Context, d Delivery) (string, recordFunc, error) {
+	l, err := b.load(ctx, d, "")
+	if err != nil {
+		return "", nil, err
+	}
+	p, ok := b.platforms[l.conv.Platform]
+	if !ok {
+		return "", nil, Permanent(fmt.Errorf("platform %q is not connected", l.conv.Platform))
+	}
+	res, err := p.Send(ctx, OutboundMessage{
+		Account: l.account, ThreadExternalID: l.thread.ExternalID, Recipient: l.customer,
+		MessageID: l.msg.ID, Text: l.msg.Text, Attachments: l.msg.Attachments,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return res.PlatformMessageID, func(ctx context.Context, tx Tx, now time.Time) error {
+		if err := tx.SetMessageDelivery(ctx, SetMessageDeliveryParams{ID: l.msg.ID, Status: DeliveryDelivered, PlatformMessageID: res.PlatformMessageID}); err != nil {
+			return err
+		}
+		refs, err := tx.ListChatMessageRefs(ctx, l.msg.ID)
+		if err != nil {
+			return err
+		}
+		seq, err := tx.NextSeq(ctx, l.conv.ID)
+		if err != nil {
+			return err
+		}
+		// Mark delivery on the surfaces that show the agent's message.
+		for _, ref := range refs {
+			if err := b.enqueueDelivery(ctx, tx, Delivery{
+				ConversationID: l.conv.ID, Target: ChatTarget(ref.Surface), Kind: KindDelivered, MessageID: l.msg.ID, Seq: seq,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+func (b *Bridge) card(l loaded, tx Tx, ctx context.Context) (Card, error) {
+	c := Card{Conversation: l.conv, Customer: l.customer, AccountName: l.account.DisplayName}
+	if l.conv.AssigneeID != 0 {
+		a, err := tx.GetAgent(ctx, l.conv.AssigneeID)
+		if err != nil {
+			return Card{}, err
+		}
+		c.Assignee = &a
+	}
+	return c, nil
+}
+
+func (b *Bridge) loadCard(ctx context.Context, l loaded) (Card, error) {
+	var c Card
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		c, err = b.card(l, tx, ctx)
+		return err
+	})
+	return c, err
+}
+
+func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery) (string, recordFunc, error) {
+	l, err := b.load(ctx, d, s.Surface())
+	if err != nil {
+		return "", nil, err
+	}
+	view := MessageView{Message: l.msg, SenderName: l.sender}
+	if l.chat == nil {
+		if d.Kind != KindMessage {
+			return "", nil, Permanent(fmt.Errorf("no %s thread for conversation %s", s.Surface(), l.conv.Number))
+		}
+		card, err := b.loadCard(ctx, l)
+		if err != nil {
+			return "", nil, err
+		}
+		card.FirstMessage = l.msg.Text
+		t, err := s.OpenThread(ctx, card, view)
+		if err != nil {
+			return "", nil, err
+		}
+		return t.ThreadRef, func(ctx context.Context, tx Tx, now time.Time) error {
+			t.ConversationID, t.Surface, t.CreatedAt = l.conv.ID, s.Surface(), now
+			if _, err := tx.UpsertChatThread(ctx, t); err != nil {
+				return err
+			}
+			if err := tx.SetLaneCardVersion(ctx, l.conv.ID, CardTarget(s.Surface()), l.conv.Version); err != nil {
+				return err
+			}
+			return tx.AddChatMessageRef(ctx, ChatMessageRef{MessageID: l.msg.ID, Surface: s.Surface(), Channel: t.Channel, Ref: t.ThreadRef})
+		}, nil
+	}
+	t := *l.chat
+	switch d.Kind {
+	case KindMessage:
+		ref, err := s.PostMessage(ctx, t, view)
+		if err != nil {
+			return "", nil, err
+		}
+		return ref, func(ctx context.Context, tx Tx, now time.Time) error {
+			return tx.AddChatMessageRef(ctx, ChatMessageRef{MessageID: l.msg.ID, Surface: s.Surface(), Channel: t.Channel, Ref: ref})
+		}, nil
+	case KindEdit, KindDelivered:
+		ref, err := b.chatRef(ctx, l.msg.ID, s.Surface())
+		if err != nil {
+			return "", nil, err
+		}
+		if d.Kind == KindEdit {
+			return ref, nil, s.UpdateMessage(ctx, t, ref, view)
+		}
+		return ref, nil, s.MarkDelivered(ctx, t, ref)
+	case KindNotice:
+		ref, err := s.PostNotice(ctx, t, d.Text)
+		return ref, nil, err
+	}
+	return "", nil, Permanent(fmt.Errorf("unknown delivery kind %q", d.Kind))
+}
+
+func (b *Bridge) chatRef(ctx context.Context, id MessageID, surface Surface) (string, error) {
+	var ref string
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		refs, err := tx.ListChatMessageRefs(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, r := range refs {
+			if r.Surface == surface {
+				ref = r.Ref
+				return nil
+			}
+		}
+		return Permanent(fmt.Errorf("message %d is not shown on %s", id, surface))
+	})
+	return ref, err
+}
+
+// refreshCard re-renders a conversation's card when it changed since it was
+// last shown. Many changes in a row collapse into one update.
+func (b *Bridge) refreshCard(ctx context.Context, j Job) error {
+	surface, _ := j.Target.Surface()
+	s, ok := b.surfaces[surface]
+	if !ok {
+		return nil
+	}
+	l, err := b.load(ctx, Delivery{ConversationID: j.ConversationID}, surface)
+	if err != nil {
+		return err
+	}
+	if l.chat == nil {
+		return nil // OpenThread renders the latest card
+	}
+	var shown int64
+	var card Card
+	err = b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		if shown, err = tx.LaneCardVersion(ctx, j.ConversationID, j.Target); err != nil {
+			return err
+		}
+		card, err = b.card(l, tx, ctx)
+		return err
+	})
+	if err != nil || shown >= l.conv.Version {
+		return err
+	}
+	if first, err := b.firstMessage(ctx, j.ConversationID); err == nil {
+		card.FirstMessage = first
+	}
+	if err := s.UpdateCard(ctx, *l.chat, card); err != nil {
+		var retry *RetryAfterError
+		if errors.As(err, &retry) {
+			b.opts.Metrics.DeliveryDone(j.Target, "rate_limited")
+		}
+		return err
+	}
+	b.opts.Metrics.DeliveryDone(j.Target, "delivered")
+	return b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		return tx.SetLaneCardVersion(ctx, j.ConversationID, j.Target, l.conv.Version)
+	})
+}
+
+func (b *Bridge) firstMessage(ctx context.Context, id ConversationID) (string, error) {
+	var text string
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		msgs, err := tx.ListMessages(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if m.Direction == Inbound {
+				text = m.Text
+				return nil
+			}
+		}
+		return nil
+	})
+	return text, err
+}

@@ -1,0 +1,122 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Clock is injected so tests control time and never sleep.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Job asks a worker to drain one delivery lane of a conversation. Jobs run at
+// least once and may run concurrently; the lane lease in the store keeps one
+// delivery in flight per lane.
+type Job struct {
+	ConversationID ConversationID `json:"conversation_id"`
+	Target         Target         `json:"target"`
+}
+
+// PlatformAdapter is the small required interface of a social platform.
+// Extra abilities (webhook receiver, poller) are separate interfaces the
+// wiring checks for.
+type PlatformAdapter interface {
+	Platform() Platform
+	// Send delivers an agent reply to the customer. Errors may wrap
+	// *RetryAfterError (rate limited) or be marked with Permanent.
+	Send(ctx context.Context, m OutboundMessage) (SendResult, error)
+	Limits() Limits
+}
+
+// OutboundMessage is everything an adapter needs to send one reply.
+type OutboundMessage struct {
+	Account          Account
+	ThreadExternalID string
+	Recipient        Identity
+	MessageID        MessageID
+	Text             string
+	Attachments      []Attachment
+}
+
+type SendResult struct{ PlatformMessageID string }
+
+// Limits describes what a platform accepts.
+type Limits struct {
+	MaxTextLength int
+}
+
+// ChatSurface is where agents see and work conversations (Slack, Teams).
+type ChatSurface interface {
+	Surface() Surface
+	// OpenThread shows a new conversation with its first message and returns
+	// where it lives.
+	OpenThread(ctx context.Context, card Card, first MessageView) (ChatThread, error)
+	// PostMessage adds a message to the thread and returns its chat-side id.
+	PostMessage(ctx context.Context, t ChatThread, m MessageView) (string, error)
+	// UpdateMessage replaces the text of an already shown message.
+	UpdateMessage(ctx context.Context, t ChatThread, ref string, m MessageView) error
+	// UpdateCard re-renders the conversation's parent message.
+	UpdateCard(ctx context.Context, t ChatThread, card Card) error
+	// PostNotice posts a bridge notice (e.g. a failed delivery) into the thread.
+	PostNotice(ctx context.Context, t ChatThread, text string) (string, error)
+	// MarkDelivered shows that an agent's message reached the customer.
+	MarkDelivered(ctx context.Context, t ChatThread, ref string) error
+}
+
+// Card is the neutral model of a conversation's parent message; each surface
+// renders it in its own format.
+type Card struct {
+	Conversation Conversation
+	Customer     Identity
+	AccountName  string
+	FirstMessage string
+	Assignee     *Agent
+}
+
+// MessageView is a message with what a surface needs to show its sender.
+type MessageView struct {
+	Message    Message
+	SenderName string
+}
+
+// RetryAfterError says the call may be retried, not before After. Adapters
+// return it for rate limits (HTTP 429 Retry-After, Telegram retry_after).
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("retry after %s", e.After)
+	}
+	return fmt.Sprintf("retry after %s: %v", e.After, e.Err)
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks an error as not worth retrying (the customer blocked the
+// bot, the message is too long, the token is revoked).
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
