@@ -108,6 +108,11 @@ type Tx interface {
 	// transaction commits.
 	Enqueue(ctx context.Context, j Job) error
 
+	// ClaimLease takes a named lease for owner until the given time when it is
+	// free, expired, or already owner's (renewal), and reports whether it did.
+	ClaimLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
+
 	// GetCursor and SetCursor keep small named positions durable, such as a
 	// poller's offset.
 	GetCursor(ctx context.Context, name string) (string, error)

@@ -592,3 +592,20 @@ func (t *Tx) SetCursor(ctx context.Context, name, value string) error {
 	}
 	return nil
 }
+
+func (t *Tx) ClaimLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error) {
+	n, err := t.ex.Exec(ctx, `INSERT INTO leases (name, owner, lease_until) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+		WHERE leases.owner = '' OR leases.owner = excluded.owner OR leases.lease_until < $4`, name, owner, ts(until), ts(now))
+	if err != nil {
+		return false, fmt.Errorf("claim lease %s: %w", name, err)
+	}
+	return n == 1, nil
+}
+
+func (t *Tx) ReleaseLease(ctx context.Context, name, owner string) error {
+	if _, err := t.ex.Exec(ctx, `UPDATE leases SET owner = '' WHERE name = $1 AND owner = $2`, name, owner); err != nil {
+		return fmt.Errorf("release lease %s: %w", name, err)
+	}
+	return nil
+}

@@ -575,6 +575,22 @@ func testAuditCursors(t *testing.T, s Backend) {
 		if err != nil || len(entries) != 2 || entries[0].Action != "claimed" || entries[1].Action != "resolved" || !entries[1].At.Equal(t0) {
 			t.Errorf("ListAudit = %+v, %v", entries, err)
 		}
+		lease := func(owner string, now time.Time) bool {
+			ok, err := tx.ClaimLease(ctx, "telegram-poller", owner, now, now.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if !lease("a", t0) || lease("b", t0.Add(time.Second)) || !lease("a", t0.Add(time.Second)) || !lease("b", t0.Add(5*time.Minute)) {
+			t.Error("lease: want a claims, b refused, a renews, b takes over after expiry")
+		}
+		if err := tx.ReleaseLease(ctx, "telegram-poller", "b"); err != nil {
+			return err
+		}
+		if !lease("c", t0.Add(5*time.Minute)) {
+			t.Error("released lease not claimed")
+		}
 		if _, err := tx.GetCursor(ctx, "telegram:offset"); !errors.Is(err, bridge.ErrNotFound) {
 			t.Errorf("missing cursor: %v", err)
 		}

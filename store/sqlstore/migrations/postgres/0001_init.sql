@@ -180,3 +180,11 @@ CREATE TABLE cursors (
     name       text PRIMARY KEY,
     value      text NOT NULL
 );
+
+-- Named leases elect one replica for singleton work, such as the one
+-- Telegram poller.
+CREATE TABLE leases (
+    name        text PRIMARY KEY,
+    owner       text NOT NULL DEFAULT '',
+    lease_until timestamptz NOT NULL
+);
