@@ -45,7 +45,7 @@ type Metrics interface {
 
 type nopMetrics struct{}
 
-func (nopMetrics) DeliveryDone(Target, string)       {}
+func (nopMetrics) DeliveryDone(Target, string)    {}
 func (nopMetrics) DeliveryRepeatSuspected(Target) {}
 
 // Bridge is the core service. Create it with New, then register platforms and

@@ -287,7 +287,10 @@ func TestStateTransitions(t *testing.T) {
 		status  bridge.Status
 	}
 	claim := func(a bridge.Actor) func(*harness, bridge.ConversationRef) error {
-		return func(h *harness, ref bridge.ConversationRef) error { _, err := h.b.Claim(h.ctx, bridge.DeliveryKey{}, a, ref); return err }
+		return func(h *harness, ref bridge.ConversationRef) error {
+			_, err := h.b.Claim(h.ctx, bridge.DeliveryKey{}, a, ref)
+			return err
+		}
 	}
 	resolve := func(h *harness, ref bridge.ConversationRef) error {
 		_, err := h.b.Resolve(h.ctx, bridge.DeliveryKey{}, ann, ref)

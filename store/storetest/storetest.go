@@ -259,7 +259,7 @@ func testMessages(t *testing.T, s Backend) {
 		}
 		p := bridge.InsertMessageParams{ConversationID: c.ID, PlatformThreadID: f.thread.ID, Seq: 1, Direction: bridge.Inbound,
 			PlatformMessageID: "42", SenderIdentityID: f.identity.ID, Text: "hello",
-			Attachments: []bridge.Attachment{{Kind: "photo", PlatformRef: "file-1"}},
+			Attachments:  []bridge.Attachment{{Kind: "photo", PlatformRef: "file-1"}},
 			PlatformTime: t0, CreatedAt: t0, DeliveryStatus: bridge.DeliveryDelivered}
 		m, created, err := tx.InsertMessage(ctx, p)
 		if err != nil || !created {
