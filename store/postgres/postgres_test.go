@@ -23,3 +23,17 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+func BenchmarkIngest(b *testing.B) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Options{URL: testenv.PostgresURL(b), MaxConns: 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(8)
+	storetest.BenchIngest(b, s)
+}

@@ -29,3 +29,16 @@ func New(t *testing.T) *sqlite.Store {
 	}
 	return s
 }
+
+func BenchmarkIngest(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(b.TempDir(), "bench.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	storetest.BenchIngest(b, s)
+}
