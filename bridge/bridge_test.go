@@ -647,3 +647,19 @@ func TestPriorityClassifier(t *testing.T) {
 		t.Errorf("priority %s, want P1 after an urgent message", got)
 	}
 }
+
+func TestRescueStalledLanes(t *testing.T) {
+	h := newHarness(t, bridge.Options{LeaseDuration: time.Minute})
+	res := h.ingest(h.customer("100", "1", "help"))
+	if n, err := h.b.RescueStalledLanes(h.ctx, time.Minute); err != nil || n != 0 {
+		t.Fatalf("fresh delivery rescued: n=%d err=%v", n, err)
+	}
+	h.clock.Advance(2 * time.Minute)
+	if n, err := h.b.RescueStalledLanes(h.ctx, time.Minute); err != nil || n != 1 {
+		t.Fatalf("stalled lane: n=%d err=%v, want 1", n, err)
+	}
+	h.drain(res.ConversationID)
+	if n, err := h.b.RescueStalledLanes(h.ctx, time.Minute); err != nil || n != 0 {
+		t.Fatalf("drained lane rescued: n=%d err=%v", n, err)
+	}
+}

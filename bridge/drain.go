@@ -459,3 +459,28 @@ func (b *Bridge) firstMessage(ctx context.Context, id ConversationID) (string, e
 	})
 	return text, err
 }
+
+// RescueStalledLanes enqueues a drain job for every lane that has had due
+// items for longer than grace without a worker holding it. Jobs are inserted
+// with their rows, so this only matters after the queue gave a job up.
+func (b *Bridge) RescueStalledLanes(ctx context.Context, grace time.Duration) (int, error) {
+	var n int
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		now := b.opts.Clock.Now()
+		jobs, err := tx.ListStalledLanes(ctx, now.Add(-grace), now, 500)
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if err := tx.Enqueue(ctx, j); err != nil {
+				return err
+			}
+		}
+		n = len(jobs)
+		return nil
+	})
+	if n > 0 {
+		b.log.Warn("rescued stalled delivery lanes", "lanes", n)
+	}
+	return n, err
+}

@@ -91,6 +91,10 @@ type Tx interface {
 	NextDelivery(ctx context.Context, conv ConversationID, target Target) (Delivery, error)
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	CountDeliveries(ctx context.Context, f DeliveryFilter) (int, error)
+	// ListStalledLanes returns lanes with undelivered items due before the
+	// given time whose lease is free or expired at now: their drain job was
+	// lost (discarded after an outage), so nothing would deliver them.
+	ListStalledLanes(ctx context.Context, dueBefore, now time.Time, limit int) ([]Job, error)
 
 	// ClaimLane takes the lane's lease for owner until the given time when it
 	// is free or its lease has expired, and reports whether it did.

@@ -515,6 +515,27 @@ func (t *Tx) CountDeliveries(ctx context.Context, f bridge.DeliveryFilter) (int,
 	return n, t.notFound(err, "count deliveries")
 }
 
+func (t *Tx) ListStalledLanes(ctx context.Context, dueBefore, now time.Time, limit int) ([]bridge.Job, error) {
+	rows, err := t.ex.Query(ctx, `SELECT DISTINCT d.conversation_id, d.target FROM deliveries d
+		LEFT JOIN lanes l ON l.conversation_id = d.conversation_id AND l.target = d.target
+		WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at < $1
+		AND (l.conversation_id IS NULL OR l.lease_owner = '' OR l.lease_until < $2)
+		ORDER BY d.conversation_id LIMIT $3`, ts(dueBefore), ts(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list stalled lanes: %w", err)
+	}
+	defer rows.Close()
+	var out []bridge.Job
+	for rows.Next() {
+		var j bridge.Job
+		if err := rows.Scan(&j.ConversationID, &j.Target); err != nil {
+			return nil, fmt.Errorf("list stalled lanes: %w", err)
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
 func (t *Tx) ClaimLane(ctx context.Context, p bridge.ClaimLaneParams) (bool, error) {
 	n, err := t.ex.Exec(ctx, `INSERT INTO lanes (conversation_id, target, lease_owner, lease_until) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (conversation_id, target) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
