@@ -57,7 +57,9 @@ func (s *orderedSurface) PostMessage(_ context.Context, t bridge.ChatThread, m b
 func (s *orderedSurface) UpdateMessage(context.Context, bridge.ChatThread, string, bridge.MessageView) error {
 	return nil
 }
-func (s *orderedSurface) UpdateCard(context.Context, bridge.ChatThread, bridge.Card) error { return nil }
+func (s *orderedSurface) UpdateCard(context.Context, bridge.ChatThread, bridge.Card) error {
+	return nil
+}
 func (s *orderedSurface) PostNotice(context.Context, bridge.ChatThread, string) (string, error) {
 	return "", nil
 }
