@@ -302,7 +302,8 @@ func (b *Bridge) sendToPlatform(ctx context.Context, d Delivery) (string, record
 	}, nil
 }
 
-func (b *Bridge) card(l loaded, tx Tx, ctx context.Context) (Card, error) {
+// card renders the neutral card of a loaded conversation.
+func (b *Bridge) card(ctx context.Context, tx Tx, l loaded) (Card, error) {
 	c := Card{Conversation: l.conv, Customer: l.customer, AccountName: l.account.DisplayName}
 	if l.conv.AssigneeID != 0 {
 		a, err := tx.GetAgent(ctx, l.conv.AssigneeID)
@@ -311,6 +312,13 @@ func (b *Bridge) card(l loaded, tx Tx, ctx context.Context) (Card, error) {
 		}
 		c.Assignee = &a
 	}
+	first, err := tx.FirstInboundMessage(ctx, l.conv.ID)
+	switch {
+	case err == nil:
+		c.FirstMessage = first.Text
+	case !errors.Is(err, ErrNotFound):
+		return Card{}, err
+	}
 	return c, nil
 }
 
@@ -318,7 +326,7 @@ func (b *Bridge) loadCard(ctx context.Context, l loaded) (Card, error) {
 	var c Card
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		var err error
-		c, err = b.card(l, tx, ctx)
+		c, err = b.card(ctx, tx, l)
 		return err
 	})
 	return c, err
@@ -338,7 +346,6 @@ func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery) (str
 		if err != nil {
 			return "", nil, err
 		}
-		card.FirstMessage = l.msg.Text
 		t, err := s.OpenThread(ctx, card, view)
 		if err != nil {
 			return "", nil, err
@@ -420,14 +427,11 @@ func (b *Bridge) refreshCard(ctx context.Context, j Job) error {
 		if shown, err = tx.LaneCardVersion(ctx, j.ConversationID, j.Target); err != nil {
 			return err
 		}
-		card, err = b.card(l, tx, ctx)
+		card, err = b.card(ctx, tx, l)
 		return err
 	})
 	if err != nil || shown >= l.conv.Version {
 		return err
-	}
-	if first, err := b.firstMessage(ctx, j.ConversationID); err == nil {
-		card.FirstMessage = first
 	}
 	if err := s.UpdateCard(ctx, *l.chat, card); err != nil {
 		var retry *RetryAfterError
@@ -440,24 +444,6 @@ func (b *Bridge) refreshCard(ctx context.Context, j Job) error {
 	return b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		return tx.SetLaneCardVersion(ctx, j.ConversationID, j.Target, l.conv.Version)
 	})
-}
-
-func (b *Bridge) firstMessage(ctx context.Context, id ConversationID) (string, error) {
-	var text string
-	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
-		msgs, err := tx.ListMessages(ctx, id)
-		if err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			if m.Direction == Inbound {
-				text = m.Text
-				return nil
-			}
-		}
-		return nil
-	})
-	return text, err
 }
 
 // RescueStalledLanes enqueues a drain job for every lane that has had due

@@ -75,6 +75,8 @@ type Tx interface {
 	UpdateMessageText(ctx context.Context, id MessageID, text string, editedAt time.Time) error
 	SetMessageDelivery(ctx context.Context, p SetMessageDeliveryParams) error
 	ListMessages(ctx context.Context, conv ConversationID) ([]Message, error)
+	// FirstInboundMessage returns the customer's first message of a conversation.
+	FirstInboundMessage(ctx context.Context, conv ConversationID) (Message, error)
 
 	UpsertChatThread(ctx context.Context, t ChatThread) (ChatThread, error)
 	GetChatThread(ctx context.Context, conv ConversationID, surface Surface) (ChatThread, error)

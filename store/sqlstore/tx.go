@@ -416,6 +416,11 @@ func (t *Tx) ListMessages(ctx context.Context, conv bridge.ConversationID) ([]br
 	return out, rows.Err()
 }
 
+func (t *Tx) FirstInboundMessage(ctx context.Context, conv bridge.ConversationID) (bridge.Message, error) {
+	m, err := scanMsg(t.ex.QueryRow(ctx, `SELECT `+msgCols+` FROM messages WHERE conversation_id = $1 AND direction = 'inbound' ORDER BY seq LIMIT 1`, conv))
+	return m, t.notFound(err, "first inbound message")
+}
+
 const chatThreadCols = `id, conversation_id, surface, workspace, channel, thread_ref, created_at`
 
 func scanChatThread(r Row) (bridge.ChatThread, error) {

@@ -296,6 +296,9 @@ func testMessages(t *testing.T, s Backend) {
 		if err != nil || got.Text != "hello (edited)" || got.EditedAt == nil || got.DeliveryStatus != bridge.DeliveryFailed || got.DeliveryError != "blocked" || got.PlatformMessageID != "42" {
 			t.Errorf("after edit and delivery update: %+v, %v", got, err)
 		}
+		if first, err := tx.FirstInboundMessage(ctx, c.ID); err != nil || first.ID != m.ID {
+			t.Errorf("FirstInboundMessage = %+v, %v; want message %d", first, err, m.ID)
+		}
 		msgs, err := tx.ListMessages(ctx, c.ID)
 		if err != nil || len(msgs) != 3 || msgs[0].Seq != 1 || msgs[2].Seq != 4 {
 			t.Errorf("ListMessages = %d messages, %v", len(msgs), err)
