@@ -1,0 +1,109 @@
+// Package metrics exposes Threadline's Prometheus metrics. One Registry per
+// process (no global default registry), passed to whoever reports.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/threadline/threadline/bridge"
+)
+
+// Registry holds every metric Threadline reports.
+type Registry struct {
+	reg             *prometheus.Registry
+	webhooks        *prometheus.CounterVec
+	webhookLatency  *prometheus.HistogramVec
+	deliveries      *prometheus.CounterVec
+	repeats         *prometheus.CounterVec
+	rateLimited     *prometheus.CounterVec
+	queueDepth      *prometheus.GaugeVec
+	queueAge        *prometheus.GaugeVec
+	deliveryLatency *prometheus.HistogramVec
+}
+
+// New registers all metrics on a fresh registry.
+func New() *Registry {
+	r := &Registry{
+		reg: prometheus.NewRegistry(),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threadline_webhooks_total", Help: "Inbound webhook and chat requests by source and outcome.",
+		}, []string{"source", "outcome"}),
+		webhookLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "threadline_webhook_ack_seconds", Help: "Time from request received to acknowledged (made durable first).",
+			Buckets: []float64{.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 3},
+		}, []string{"source"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threadline_deliveries_total", Help: "Delivery attempts by target lane and outcome (delivered, failed, retry, rate_limited).",
+		}, []string{"target", "outcome"}),
+		repeats: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threadline_delivery_repeats_suspected_total", Help: "Sends repeated because an earlier attempt's outcome was unknown (worker died mid-send).",
+		}, []string{"target"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threadline_rate_limited_total", Help: "429 answers received from outside APIs.",
+		}, []string{"api"}),
+		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "threadline_queue_depth", Help: "Undelivered items by lane kind.",
+		}, []string{"lane"}),
+		queueAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "threadline_queue_oldest_seconds", Help: "Age of the oldest undelivered item by lane kind.",
+		}, []string{"lane"}),
+		deliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "threadline_delivery_latency_seconds", Help: "Time from a message stored to delivered, by target lane.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"target"}),
+	}
+	r.reg.MustRegister(r.webhooks, r.webhookLatency, r.deliveries, r.repeats, r.rateLimited, r.queueDepth, r.queueAge, r.deliveryLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// Handler serves /metrics.
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+}
+
+// Gatherer exposes the registry to tests.
+func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
+
+// Webhook counts one inbound request and how long its acknowledgement took.
+func (r *Registry) Webhook(source, outcome string, took time.Duration) {
+	r.webhooks.WithLabelValues(source, outcome).Inc()
+	r.webhookLatency.WithLabelValues(source).Observe(took.Seconds())
+}
+
+// RateLimited counts a 429 from an outside API.
+func (r *Registry) RateLimited(api string) { r.rateLimited.WithLabelValues(api).Inc() }
+
+// laneKind folds per-surface targets into a small label set.
+func laneKind(t bridge.Target) string { return string(t) }
+
+// DeliveryDone implements bridge.Metrics.
+func (r *Registry) DeliveryDone(t bridge.Target, outcome string) {
+	r.deliveries.WithLabelValues(laneKind(t), outcome).Inc()
+	if outcome == "rate_limited" {
+		r.rateLimited.WithLabelValues(laneKind(t)).Inc()
+	}
+}
+
+// DeliveryRepeatSuspected implements bridge.Metrics.
+func (r *Registry) DeliveryRepeatSuspected(t bridge.Target) {
+	r.repeats.WithLabelValues(laneKind(t)).Inc()
+}
+
+// DeliveryLatency records how long a delivered item waited since stored.
+func (r *Registry) DeliveryLatency(t bridge.Target, d time.Duration) {
+	r.deliveryLatency.WithLabelValues(laneKind(t)).Observe(d.Seconds())
+}
+
+// QueueState sets the backlog gauges.
+func (r *Registry) QueueState(lane string, depth int, oldest time.Duration) {
+	r.queueDepth.WithLabelValues(lane).Set(float64(depth))
+	r.queueAge.WithLabelValues(lane).Set(oldest.Seconds())
+}
+
+var _ bridge.Metrics = (*Registry)(nil)
