@@ -1,0 +1,333 @@
+// Package config reads Threadline's settings from the environment and an
+// optional YAML file with the same keys; the environment wins. Every key is
+// declared once in the table below, which also feeds --help and the README
+// check, so a setting cannot exist without being documented.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Secret holds a credential. Every way of printing it prints a placeholder,
+// so a secret cannot reach a log line, an error or --help by accident.
+type Secret string
+
+const redacted = "[redacted]"
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+func (s Secret) GoString() string             { return s.String() }
+func (s Secret) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, s.String()) }
+func (s Secret) LogValue() slog.Value         { return slog.StringValue(s.String()) }
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
+func (s Secret) Reveal() string               { return string(s) }
+func (s Secret) Set() bool                    { return s != "" }
+
+var _ interface{ LogValue() slog.Value } = Secret("")
+
+// Config is the whole configuration of one process.
+type Config struct {
+	Addr            string
+	DatabaseURL     Secret // postgres:// URL; empty selects the embedded store
+	DataDir         string
+	RedisURL        Secret
+	LogLevel        slog.Level
+	LogFormat       string
+	ReopenWindow    time.Duration
+	ShutdownTimeout time.Duration
+	MaxBodyBytes    int64
+	Telegram        Telegram
+	Slack           Slack
+}
+
+// Telegram configures the Telegram adapter; it is off without a token.
+type Telegram struct {
+	BotToken      Secret
+	Mode          string // poll or webhook
+	WebhookSecret Secret
+	APIURL        string
+}
+
+// Slack configures the Slack surface; it is off without a bot token.
+type Slack struct {
+	BotToken      Secret
+	SigningSecret Secret
+	AppToken      Secret // xapp- token: Socket Mode
+	Channel       string
+	APIURL        string
+	ReplyMode     string // auto or explicit
+}
+
+// Key describes one setting.
+type Key struct {
+	Name    string
+	Default string
+	Secret  bool
+	Meaning string
+	set     func(c *Config, v string) error
+}
+
+// InvalidError names the key that is wrong and why, never its value when
+// the key is a secret.
+type InvalidError struct {
+	Key    string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return "config: " + e.Key + ": " + e.Reason }
+
+func oneOf(options ...string) func(string) error {
+	return func(v string) error {
+		for _, o := range options {
+			if v == o {
+				return nil
+			}
+		}
+		return fmt.Errorf("must be one of %s (got %q)", strings.Join(options, ", "), v)
+	}
+}
+
+func str(dst func(*Config) *string, check func(string) error) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if check != nil {
+			if err := check(v); err != nil {
+				return err
+			}
+		}
+		*dst(c) = v
+		return nil
+	}
+}
+
+func secret(dst func(*Config) *Secret, check func(string) error) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if check != nil && v != "" {
+			if err := check(v); err != nil {
+				return err
+			}
+		}
+		*dst(c) = Secret(v)
+		return nil
+	}
+}
+
+func duration(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("must be a positive duration such as 30s or 168h (got %q)", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func httpURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be an http(s) URL (got %q)", v)
+	}
+	return nil
+}
+
+func schemes(what string, allowed ...string) func(string) error {
+	return func(v string) error {
+		u, err := url.Parse(v)
+		if err == nil {
+			for _, s := range allowed {
+				if u.Scheme == s {
+					return nil
+				}
+			}
+		}
+		// The value may hold a password: say what is expected, not what was given.
+		return fmt.Errorf("must be a %s URL starting with %s://", what, strings.Join(allowed, ":// or "))
+	}
+}
+
+func prefixed(p string) func(string) error {
+	return func(v string) error {
+		if !strings.HasPrefix(v, p) {
+			return fmt.Errorf("must start with %s", p)
+		}
+		return nil
+	}
+}
+
+// Keys lists every setting with its default and meaning.
+func Keys() []Key {
+	return []Key{
+		{"THREADLINE_ADDR", ":8080", false, "HTTP listen address (webhooks, Slack requests, health checks, metrics).",
+			str(func(c *Config) *string { return &c.Addr }, nil)},
+		{"THREADLINE_DATABASE_URL", "", true, "PostgreSQL URL (postgres://...). Empty: the embedded SQLite store in THREADLINE_DATA_DIR.",
+			secret(func(c *Config) *Secret { return &c.DatabaseURL }, schemes("PostgreSQL", "postgres", "postgresql"))},
+		{"THREADLINE_DATA_DIR", "./data", false, "Folder of the embedded store.",
+			str(func(c *Config) *string { return &c.DataDir }, nil)},
+		{"THREADLINE_REDIS_URL", "", true, "Redis URL (redis://...) for limits shared by replicas. Optional: without it limits are per process.",
+			secret(func(c *Config) *Secret { return &c.RedisURL }, schemes("Redis", "redis", "rediss"))},
+		{"THREADLINE_LOG_LEVEL", "info", false, "debug, info, warn or error.",
+			func(c *Config, v string) error {
+				if err := oneOf("debug", "info", "warn", "error")(v); err != nil {
+					return err
+				}
+				return c.LogLevel.UnmarshalText([]byte(v))
+			}},
+		{"THREADLINE_LOG_FORMAT", "text", false, "text or json.",
+			str(func(c *Config) *string { return &c.LogFormat }, oneOf("text", "json"))},
+		{"THREADLINE_REOPEN_WINDOW", "168h", false, "A customer message this soon after resolve reopens the conversation; later it starts a new one.",
+			duration(func(c *Config) *time.Duration { return &c.ReopenWindow })},
+		{"THREADLINE_SHUTDOWN_TIMEOUT", "20s", false, "How long SIGTERM waits for in-flight requests and jobs.",
+			duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"THREADLINE_MAX_BODY_BYTES", "1048576", false, "Largest accepted request body; larger ones get 413.",
+			func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 1024 {
+					return fmt.Errorf("must be a number of bytes of at least 1024 (got %q)", v)
+				}
+				c.MaxBodyBytes = n
+				return nil
+			}},
+		{"THREADLINE_TELEGRAM_BOT_TOKEN", "", true, "Telegram bot token from @BotFather. Empty: Telegram is off.",
+			secret(func(c *Config) *Secret { return &c.Telegram.BotToken }, func(v string) error {
+				if !strings.Contains(v, ":") {
+					return errors.New("must look like 123456:ABC... as @BotFather gives it")
+				}
+				return nil
+			})},
+		{"THREADLINE_TELEGRAM_MODE", "poll", false, "poll (getUpdates, no public URL needed) or webhook (POST /webhooks/telegram).",
+			str(func(c *Config) *string { return &c.Telegram.Mode }, oneOf("poll", "webhook"))},
+		{"THREADLINE_TELEGRAM_WEBHOOK_SECRET", "", true, "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; required in webhook mode.",
+			secret(func(c *Config) *Secret { return &c.Telegram.WebhookSecret }, nil)},
+		{"THREADLINE_TELEGRAM_API_URL", "https://api.telegram.org", false, "Telegram Bot API base URL.",
+			str(func(c *Config) *string { return &c.Telegram.APIURL }, httpURL)},
+		{"THREADLINE_SLACK_BOT_TOKEN", "", true, "Slack bot token (xoxb-...). Empty: Slack is off.",
+			secret(func(c *Config) *Secret { return &c.Slack.BotToken }, prefixed("xoxb-"))},
+		{"THREADLINE_SLACK_SIGNING_SECRET", "", true, "Slack signing secret, verifies /slack/* requests (HTTP mode).",
+			secret(func(c *Config) *Secret { return &c.Slack.SigningSecret }, nil)},
+		{"THREADLINE_SLACK_APP_TOKEN", "", true, "Slack app-level token (xapp-...): switches Slack to Socket Mode, no public URL needed.",
+			secret(func(c *Config) *Secret { return &c.Slack.AppToken }, prefixed("xapp-"))},
+		{"THREADLINE_SLACK_CHANNEL", "", false, "Inbox channel id (C...) where new conversations appear.",
+			str(func(c *Config) *string { return &c.Slack.Channel }, nil)},
+		{"THREADLINE_SLACK_API_URL", "https://slack.com/api/", false, "Slack Web API base URL.",
+			str(func(c *Config) *string { return &c.Slack.APIURL }, httpURL)},
+		{"THREADLINE_SLACK_REPLY_MODE", "auto", false, "auto: thread messages go to the customer unless they start with note: or mention a teammate; explicit: only messages starting with reply: go.",
+			str(func(c *Config) *string { return &c.Slack.ReplyMode }, oneOf("auto", "explicit"))},
+	}
+}
+
+// Load reads the YAML file at path (empty: THREADLINE_CONFIG, or none) and
+// then the environment given by lookup (os.LookupEnv in production).
+func Load(path string, lookup func(string) (string, bool)) (Config, error) {
+	keys := Keys()
+	values := map[string]string{}
+	for _, k := range keys {
+		values[k.Name] = k.Default
+	}
+	if path == "" {
+		path, _ = lookup("THREADLINE_CONFIG")
+	}
+	if path != "" {
+		fromFile, err := readFile(path)
+		if err != nil {
+			return Config{}, err
+		}
+		for name, v := range fromFile {
+			if _, ok := values[name]; !ok {
+				return Config{}, &InvalidError{Key: name, Reason: "unknown setting in " + path}
+			}
+			values[name] = v
+		}
+	}
+	for _, k := range keys {
+		if v, ok := lookup(k.Name); ok {
+			values[k.Name] = v
+		}
+	}
+	var c Config
+	for _, k := range keys {
+		if values[k.Name] == "" && k.Default == "" {
+			continue
+		}
+		if err := k.set(&c, values[k.Name]); err != nil {
+			return Config{}, &InvalidError{Key: k.Name, Reason: err.Error()}
+		}
+	}
+	return c, c.validate()
+}
+
+func readFile(path string) (map[string]string, error) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &InvalidError{Key: "THREADLINE_CONFIG", Reason: err.Error()}
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(body, &raw); err != nil {
+		return nil, &InvalidError{Key: "THREADLINE_CONFIG", Reason: "not valid YAML: " + err.Error()}
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case int, int64, float64, bool:
+			out[k] = fmt.Sprint(v)
+		case nil:
+			out[k] = ""
+		default:
+			return nil, &InvalidError{Key: k, Reason: "must be a scalar value in " + path}
+		}
+	}
+	return out, nil
+}
+
+// validate checks rules that span keys.
+func (c Config) validate() error {
+	if c.Telegram.BotToken.Set() && c.Telegram.Mode == "webhook" && !c.Telegram.WebhookSecret.Set() {
+		return &InvalidError{Key: "THREADLINE_TELEGRAM_WEBHOOK_SECRET", Reason: "required when THREADLINE_TELEGRAM_MODE is webhook"}
+	}
+	if c.Slack.BotToken.Set() {
+		if c.Slack.Channel == "" {
+			return &InvalidError{Key: "THREADLINE_SLACK_CHANNEL", Reason: "required when THREADLINE_SLACK_BOT_TOKEN is set"}
+		}
+		if !c.Slack.SigningSecret.Set() && !c.Slack.AppToken.Set() {
+			return &InvalidError{Key: "THREADLINE_SLACK_SIGNING_SECRET", Reason: "required when THREADLINE_SLACK_BOT_TOKEN is set, unless THREADLINE_SLACK_APP_TOKEN selects Socket Mode"}
+		}
+	}
+	return nil
+}
+
+// Logger builds the process logger.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Usage writes the settings table for --help. Secrets show no default and no
+// value, only that they are secret.
+func Usage(w io.Writer) {
+	for _, k := range Keys() {
+		def := k.Default
+		if k.Secret {
+			def = "(secret)"
+		}
+		fmt.Fprintf(w, "  %-36s %-26s %s\n", k.Name, def, k.Meaning)
+	}
+}
