@@ -337,7 +337,7 @@ func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery) (str
 	if err != nil {
 		return "", nil, err
 	}
-	view := MessageView{Message: l.msg, SenderName: l.sender}
+	view := MessageView{Message: l.msg, SenderName: l.sender, Platform: l.conv.Platform}
 	if l.chat == nil {
 		if d.Kind != KindMessage {
 			return "", nil, Permanent(fmt.Errorf("no %s thread for conversation %s", s.Surface(), l.conv.Number))

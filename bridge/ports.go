@@ -83,6 +83,9 @@ type Card struct {
 type MessageView struct {
 	Message    Message
 	SenderName string
+	// Platform is where the conversation's customer is, for fetching
+	// attachments.
+	Platform Platform
 }
 
 // RetryAfterError says the call may be retried, not before After. Adapters

@@ -1,0 +1,256 @@
+// Package slack is Threadline's Slack surface: it shows conversations as
+// threads in an inbox channel, and turns what agents do there (thread
+// replies, buttons, /threadline) into bridge commands.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/threadline/threadline/bridge"
+)
+
+// FileSource fetches a customer's attachment from its platform.
+type FileSource interface {
+	DownloadFile(ctx context.Context, ref string) (name string, body io.ReadCloser, err error)
+}
+
+// Options configures the surface.
+type Options struct {
+	Token      string
+	APIURL     string // default https://slack.com/api/
+	Channel    string // inbox channel id
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// Files fetches attachments per platform so they reach Slack as files.
+	Files map[bridge.Platform]FileSource
+	// MaxFileBytes bounds an attachment copied into Slack.
+	MaxFileBytes int64
+	// RateLimited is told of every 429 Slack answers.
+	RateLimited func(method string)
+}
+
+// Surface is the Slack chat surface.
+type Surface struct {
+	names     sync.Map // user id -> display name
+	api       *slack.Client
+	opts      Options
+	log       *slog.Logger
+	botUserID string
+	teamID    string
+}
+
+var _ bridge.ChatSurface = (*Surface)(nil)
+
+// New connects to Slack's Web API and learns who the bot is (auth.test).
+func New(ctx context.Context, opts Options) (*Surface, error) {
+	if opts.APIURL == "" {
+		opts.APIURL = "https://slack.com/api/"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.MaxFileBytes == 0 {
+		opts.MaxFileBytes = 20 << 20
+	}
+	if opts.RateLimited == nil {
+		opts.RateLimited = func(string) {}
+	}
+	s := &Surface{
+		api:  slack.New(opts.Token, slack.OptionAPIURL(opts.APIURL), slack.OptionHTTPClient(opts.HTTPClient)),
+		opts: opts,
+		log:  opts.Logger,
+	}
+	auth, err := s.api.AuthTestContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("slack auth.test: %w", err)
+	}
+	s.botUserID, s.teamID = auth.UserID, auth.TeamID
+	return s, nil
+}
+
+// Surface implements bridge.ChatSurface.
+func (s *Surface) Surface() bridge.Surface { return bridge.SurfaceSlack }
+
+// BotUserID is the bot's own user id; its messages are never relayed.
+func (s *Surface) BotUserID() string { return s.botUserID }
+
+// TeamID is the workspace id.
+func (s *Surface) TeamID() string { return s.teamID }
+
+// Channel is the inbox channel id.
+func (s *Surface) Channel() string { return s.opts.Channel }
+
+// classify maps a Slack failure to what the bridge should do with it.
+func (s *Surface) classify(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		s.opts.RateLimited(method)
+		return &bridge.RetryAfterError{After: rl.RetryAfter, Err: fmt.Errorf("slack %s: %w", method, err)}
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		switch se.Err {
+		case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+			return fmt.Errorf("slack %s: %w", method, err)
+		}
+		return bridge.Permanent(fmt.Errorf("slack %s: %w", method, err))
+	}
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) && sc.Code >= 400 && sc.Code < 500 && sc.Code != http.StatusTooManyRequests {
+		return bridge.Permanent(fmt.Errorf("slack %s: %w", method, err))
+	}
+	return fmt.Errorf("slack %s: %w", method, err)
+}
+
+// metadata tags our posts with the Threadline message id, so a post repeated
+// after a crash can be told apart from a new one.
+func metadata(m bridge.Message, conv bridge.Conversation) slack.MsgOption {
+	return slack.MsgOptionMetadata(slack.SlackMetadata{
+		EventType:    "threadline_message",
+		EventPayload: map[string]any{"message_id": strconv.FormatInt(int64(m.ID), 10), "conversation": strconv.FormatInt(int64(conv.Number), 10)},
+	})
+}
+
+// OpenThread implements bridge.ChatSurface.
+func (s *Surface) OpenThread(ctx context.Context, card bridge.Card, first bridge.MessageView) (bridge.ChatThread, error) {
+	ch, ts, err := s.api.PostMessageContext(ctx, s.opts.Channel,
+		slack.MsgOptionText(CardText(card), false), slack.MsgOptionBlocks(RenderCard(card)...), metadata(first.Message, card.Conversation))
+	if err != nil {
+		return bridge.ChatThread{}, s.classify("chat.postMessage", err)
+	}
+	t := bridge.ChatThread{Workspace: s.teamID, Channel: ch, ThreadRef: ts}
+	if err := s.uploadAttachments(ctx, t, first); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// PostMessage implements bridge.ChatSurface.
+func (s *Surface) PostMessage(ctx context.Context, t bridge.ChatThread, m bridge.MessageView) (string, error) {
+	_, ts, err := s.api.PostMessageContext(ctx, t.Channel, slack.MsgOptionTS(t.ThreadRef),
+		slack.MsgOptionText(MessageText(m), false), metadata(m.Message, bridge.Conversation{}))
+	if err != nil {
+		return "", s.classify("chat.postMessage", err)
+	}
+	return ts, s.uploadAttachments(ctx, t, m)
+}
+
+// uploadAttachments copies the customer's files into the thread: Telegram's
+// file URLs carry the bot token and must never be shown.
+func (s *Surface) uploadAttachments(ctx context.Context, t bridge.ChatThread, m bridge.MessageView) error {
+	for _, a := range m.Message.Attachments {
+		src, ok := s.opts.Files[m.Platform]
+		if !ok || a.PlatformRef == "" {
+			continue
+		}
+		name, body, err := src.DownloadFile(ctx, a.PlatformRef)
+		if err != nil {
+			return fmt.Errorf("fetch attachment: %w", err)
+		}
+		data, err := io.ReadAll(io.LimitReader(body, s.opts.MaxFileBytes+1))
+		body.Close()
+		if err != nil {
+			return fmt.Errorf("fetch attachment: %w", err)
+		}
+		if int64(len(data)) > s.opts.MaxFileBytes {
+			return bridge.Permanent(fmt.Errorf("attachment %s is over %d bytes", a.Name, s.opts.MaxFileBytes))
+		}
+		filename := a.Name
+		if filename == "" {
+			filename = path.Base(name)
+		}
+		if _, err := s.api.UploadFileContext(ctx, slack.UploadFileParameters{
+			Reader: bytes.NewReader(data), FileSize: len(data), Filename: filename, Title: filename,
+			Channel: t.Channel, ThreadTimestamp: t.ThreadRef,
+		}); err != nil {
+			return s.classify("files.upload", err)
+		}
+	}
+	return nil
+}
+
+// UpdateMessage implements bridge.ChatSurface.
+func (s *Surface) UpdateMessage(ctx context.Context, t bridge.ChatThread, ref string, m bridge.MessageView) error {
+	if ref == t.ThreadRef {
+		return nil // the parent shows the first message through the card, refreshed on its own lane
+	}
+	_, _, _, err := s.api.UpdateMessageContext(ctx, t.Channel, ref, slack.MsgOptionText(MessageText(m), false))
+	return s.classify("chat.update", err)
+}
+
+// UpdateCard implements bridge.ChatSurface.
+func (s *Surface) UpdateCard(ctx context.Context, t bridge.ChatThread, card bridge.Card) error {
+	_, _, _, err := s.api.UpdateMessageContext(ctx, t.Channel, t.ThreadRef,
+		slack.MsgOptionText(CardText(card), false), slack.MsgOptionBlocks(RenderCard(card)...))
+	return s.classify("chat.update", err)
+}
+
+// PostNotice implements bridge.ChatSurface.
+func (s *Surface) PostNotice(ctx context.Context, t bridge.ChatThread, text string) (string, error) {
+	_, ts, err := s.api.PostMessageContext(ctx, t.Channel, slack.MsgOptionTS(t.ThreadRef),
+		slack.MsgOptionText(":warning: "+escape(text), false))
+	return ts, s.classify("chat.postMessage", err)
+}
+
+// MarkDelivered implements bridge.ChatSurface.
+func (s *Surface) MarkDelivered(ctx context.Context, t bridge.ChatThread, ref string) error {
+	err := s.api.AddReactionContext(ctx, "white_check_mark", slack.NewRefToMessage(t.Channel, ref))
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && se.Err == "already_reacted" {
+		return nil
+	}
+	return s.classify("reactions.add", err)
+}
+
+// Ephemeral tells one user something in the channel (and thread).
+func (s *Surface) Ephemeral(ctx context.Context, channel, threadTS, user, text string) error {
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+	if threadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(threadTS))
+	}
+	_, err := s.api.PostEphemeralContext(ctx, channel, user, opts...)
+	return s.classify("chat.postEphemeral", err)
+}
+
+// UserName returns a user's display name (users.info, cached), or the id
+// when Slack does not say.
+func (s *Surface) UserName(ctx context.Context, userID string) string {
+	if v, ok := s.names.Load(userID); ok {
+		return v.(string)
+	}
+	u, err := s.api.GetUserInfoContext(ctx, userID)
+	if err != nil {
+		s.log.Debug("slack users.info", "user", userID, "err", err)
+		return userID
+	}
+	name := u.Profile.DisplayName
+	if name == "" {
+		name = u.RealName
+	}
+	if name == "" {
+		name = u.Name
+	}
+	if name == "" {
+		return userID
+	}
+	s.names.Store(userID, name)
+	return name
+}
