@@ -19,10 +19,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/store/ratelimit"
 )
 
 // Options configures an Adapter.
@@ -87,7 +87,7 @@ func New(opts Options) (*Adapter, error) {
 	}
 	a := &Adapter{opts: opts, botID: id, log: opts.Logger, http: opts.HTTPClient, limiter: opts.Limiter}
 	if a.limiter == nil {
-		a.limiter = NewLocalLimiter(opts.Clock)
+		a.limiter = ratelimit.NewLocal(opts.Clock)
 	}
 	return a, nil
 }
@@ -266,35 +266,4 @@ func (a *Adapter) DownloadFile(ctx context.Context, fileID string) (path string,
 		return "", nil, fmt.Errorf("telegram file: HTTP %d", res.StatusCode)
 	}
 	return f.FilePath, res.Body, nil
-}
-
-// LocalLimiter spaces calls per key within one process.
-type LocalLimiter struct {
-	clock bridge.Clock
-	mu    sync.Mutex
-	next  map[string]time.Time
-}
-
-// NewLocalLimiter returns an in-process Limiter.
-func NewLocalLimiter(c bridge.Clock) *LocalLimiter {
-	return &LocalLimiter{clock: c, next: map[string]time.Time{}}
-}
-
-// Reserve implements Limiter.
-func (l *LocalLimiter) Reserve(_ context.Context, key string, interval time.Duration) (time.Duration, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.clock.Now()
-	if n, ok := l.next[key]; ok && now.Before(n) {
-		return n.Sub(now), nil
-	}
-	l.next[key] = now.Add(interval)
-	if len(l.next) > 10000 { // forget keys whose interval has passed
-		for k, n := range l.next {
-			if !now.Before(n) {
-				delete(l.next, k)
-			}
-		}
-	}
-	return 0, nil
 }

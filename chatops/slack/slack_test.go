@@ -193,6 +193,7 @@ func newRig(t *testing.T, replyMode string) *rig {
 		t.Fatal(err)
 	}
 	surface, err := tlslack.New(ctx, tlslack.Options{Token: sl.Token(), APIURL: sl.URL(), Channel: channel,
+		PostInterval: time.Millisecond, UpdateInterval: time.Millisecond,
 		Files: map[bridge.Platform]tlslack.FileSource{bridge.PlatformTelegram: tga}})
 	if err != nil {
 		t.Fatal(err)

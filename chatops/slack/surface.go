@@ -19,6 +19,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/store/ratelimit"
 )
 
 // FileSource fetches a customer's attachment from its platform.
@@ -39,6 +40,17 @@ type Options struct {
 	MaxFileBytes int64
 	// RateLimited is told of every 429 Slack answers.
 	RateLimited func(method string)
+	// Limiter paces calls across replicas; nil paces this process only.
+	Limiter Limiter
+	// PostInterval spaces chat.postMessage per channel (Slack allows about
+	// one message per second per channel); UpdateInterval spaces chat.update
+	// per workspace (about 50 a minute).
+	PostInterval, UpdateInterval time.Duration
+}
+
+// Limiter spaces calls per key; see store/ratelimit.
+type Limiter interface {
+	Reserve(ctx context.Context, key string, interval time.Duration) (time.Duration, error)
 }
 
 // Surface is the Slack chat surface.
@@ -69,6 +81,15 @@ func New(ctx context.Context, opts Options) (*Surface, error) {
 	}
 	if opts.RateLimited == nil {
 		opts.RateLimited = func(string) {}
+	}
+	if opts.Limiter == nil {
+		opts.Limiter = ratelimit.NewLocal(nil)
+	}
+	if opts.PostInterval == 0 {
+		opts.PostInterval = time.Second
+	}
+	if opts.UpdateInterval == 0 {
+		opts.UpdateInterval = 1200 * time.Millisecond
 	}
 	s := &Surface{
 		api:  slack.New(opts.Token, slack.OptionAPIURL(opts.APIURL), slack.OptionHTTPClient(opts.HTTPClient)),
@@ -120,6 +141,27 @@ func (s *Surface) classify(method string, err error) error {
 	return fmt.Errorf("slack %s: %w", method, err)
 }
 
+// pace asks the limiter before a call and turns a wait into a retry-after
+// for the job queue: an early call would only earn a 429.
+func (s *Surface) pace(ctx context.Context, key string, interval time.Duration) error {
+	wait, err := s.opts.Limiter.Reserve(ctx, key, interval)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &bridge.RetryAfterError{After: wait, Err: fmt.Errorf("pacing %s", key)}
+	}
+	return nil
+}
+
+func (s *Surface) pacePost(ctx context.Context, channel string) error {
+	return s.pace(ctx, "slack:post:"+channel, s.opts.PostInterval)
+}
+
+func (s *Surface) paceUpdate(ctx context.Context) error {
+	return s.pace(ctx, "slack:update:"+s.teamID, s.opts.UpdateInterval)
+}
+
 // metadata tags our posts with the Threadline message id, so a post repeated
 // after a crash can be told apart from a new one.
 func metadata(m bridge.Message, conv bridge.Conversation) slack.MsgOption {
@@ -131,6 +173,9 @@ func metadata(m bridge.Message, conv bridge.Conversation) slack.MsgOption {
 
 // OpenThread implements bridge.ChatSurface.
 func (s *Surface) OpenThread(ctx context.Context, card bridge.Card, first bridge.MessageView) (bridge.ChatThread, error) {
+	if err := s.pacePost(ctx, s.opts.Channel); err != nil {
+		return bridge.ChatThread{}, err
+	}
 	ch, ts, err := s.api.PostMessageContext(ctx, s.opts.Channel,
 		slack.MsgOptionText(CardText(card), false), slack.MsgOptionBlocks(RenderCard(card)...), metadata(first.Message, card.Conversation))
 	if err != nil {
@@ -145,6 +190,9 @@ func (s *Surface) OpenThread(ctx context.Context, card bridge.Card, first bridge
 
 // PostMessage implements bridge.ChatSurface.
 func (s *Surface) PostMessage(ctx context.Context, t bridge.ChatThread, m bridge.MessageView) (string, error) {
+	if err := s.pacePost(ctx, t.Channel); err != nil {
+		return "", err
+	}
 	_, ts, err := s.api.PostMessageContext(ctx, t.Channel, slack.MsgOptionTS(t.ThreadRef),
 		slack.MsgOptionText(MessageText(m), false), metadata(m.Message, bridge.Conversation{}))
 	if err != nil {
@@ -192,12 +240,18 @@ func (s *Surface) UpdateMessage(ctx context.Context, t bridge.ChatThread, ref st
 	if ref == t.ThreadRef {
 		return nil // the parent shows the first message through the card, refreshed on its own lane
 	}
+	if err := s.paceUpdate(ctx); err != nil {
+		return err
+	}
 	_, _, _, err := s.api.UpdateMessageContext(ctx, t.Channel, ref, slack.MsgOptionText(MessageText(m), false))
 	return s.classify("chat.update", err)
 }
 
 // UpdateCard implements bridge.ChatSurface.
 func (s *Surface) UpdateCard(ctx context.Context, t bridge.ChatThread, card bridge.Card) error {
+	if err := s.paceUpdate(ctx); err != nil {
+		return err
+	}
 	_, _, _, err := s.api.UpdateMessageContext(ctx, t.Channel, t.ThreadRef,
 		slack.MsgOptionText(CardText(card), false), slack.MsgOptionBlocks(RenderCard(card)...))
 	return s.classify("chat.update", err)
@@ -205,6 +259,9 @@ func (s *Surface) UpdateCard(ctx context.Context, t bridge.ChatThread, card brid
 
 // PostNotice implements bridge.ChatSurface.
 func (s *Surface) PostNotice(ctx context.Context, t bridge.ChatThread, text string) (string, error) {
+	if err := s.pacePost(ctx, t.Channel); err != nil {
+		return "", err
+	}
 	_, ts, err := s.api.PostMessageContext(ctx, t.Channel, slack.MsgOptionTS(t.ThreadRef),
 		slack.MsgOptionText(":warning: "+escape(text), false))
 	return ts, s.classify("chat.postMessage", err)

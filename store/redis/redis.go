@@ -1,0 +1,64 @@
+// Package redis holds what Threadline replicas share through Redis: the
+// send-rate budgets. Nothing here is a source of truth; PostgreSQL is.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Open connects to Redis. The URL may hold a password, so errors never echo it.
+func Open(ctx context.Context, url string) (*goredis.Client, error) {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, errors.New("invalid THREADLINE_REDIS_URL")
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, time.Second, time.Second
+	c := goredis.NewClient(opts)
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis %s: %w", opts.Addr, err)
+	}
+	return c, nil
+}
+
+// gcra spaces calls per key with the generic cell rate algorithm, using the
+// server's clock so replicas with skewed clocks agree. It returns 0 when the
+// call may go (and counts it) or the milliseconds to wait.
+var gcra = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat > now then
+  return tat - now
+end
+redis.call('SET', KEYS[1], now + interval, 'PX', interval + 1000)
+return 0
+`)
+
+// Limiter is a ratelimit.Limiter shared by every replica.
+type Limiter struct {
+	client *goredis.Client
+	prefix string
+}
+
+// NewLimiter returns a limiter whose keys start with prefix.
+func NewLimiter(c *goredis.Client, prefix string) *Limiter {
+	return &Limiter{client: c, prefix: prefix}
+}
+
+// Reserve implements ratelimit.Limiter.
+func (l *Limiter) Reserve(ctx context.Context, key string, interval time.Duration) (time.Duration, error) {
+	ms := max(interval.Milliseconds(), 1)
+	wait, err := gcra.Run(ctx, l.client, []string{l.prefix + key}, strconv.FormatInt(ms, 10)).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redis limiter: %w", err)
+	}
+	return time.Duration(wait) * time.Millisecond, nil
+}

@@ -1,0 +1,95 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/threadline/threadline/internal/testenv"
+	tlredis "github.com/threadline/threadline/store/redis"
+)
+
+func prefix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "threadline:test:" + hex.EncodeToString(b[:]) + ":"
+}
+
+func TestSharedBudgetAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	c, err := tlredis.Open(ctx, testenv.RedisURL())
+	testenv.RequireRedis(t, func() error { return err })
+	defer c.Close()
+	p := prefix()
+	replicas := []*tlredis.Limiter{tlredis.NewLimiter(c, p), tlredis.NewLimiter(c, p)}
+	var allowed atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait, err := replicas[i%2].Reserve(ctx, "slack:post:C1", 10*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if wait == 0 {
+				allowed.Add(1)
+			} else if wait > 10*time.Second || wait < 9*time.Second {
+				t.Errorf("wait %v, want about 10s", wait)
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed.Load() != 1 {
+		t.Errorf("%d calls allowed across two replicas, want 1", allowed.Load())
+	}
+	if w, err := replicas[0].Reserve(ctx, "slack:post:C2", 10*time.Second); err != nil || w != 0 {
+		t.Errorf("other key: %v %v", w, err)
+	}
+	ttl, err := c.PTTL(ctx, p+"slack:post:C1").Result()
+	if err != nil || ttl <= 0 || ttl > 11*time.Second {
+		t.Errorf("key ttl %v %v: keys must expire", ttl, err)
+	}
+	c.Del(ctx, p+"slack:post:C1", p+"slack:post:C2")
+}
+
+func TestOpenNeverEchoesTheURL(t *testing.T) {
+	_, err := tlredis.Open(context.Background(), "redis://:hunter2@127.0.0.1:1/0")
+	if err == nil {
+		t.Fatal("connected to a closed port")
+	}
+	if s := err.Error(); strings.Contains(s, "hunter2") {
+		t.Errorf("err = %q", s)
+	}
+	if _, err := tlredis.Open(context.Background(), "::hunter2"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("bad URL err = %v", err)
+	}
+}
+
+func BenchmarkRedisLimiter(b *testing.B) {
+	ctx := context.Background()
+	c, err := tlredis.Open(ctx, testenv.RedisURL())
+	if err != nil {
+		b.Skip(err)
+	}
+	defer c.Close()
+	l := tlredis.NewLimiter(c, prefix())
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			if _, err := l.Reserve(ctx, "bench:"+string(rune('a'+i%26)), time.Millisecond); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "reservations/s")
+}
