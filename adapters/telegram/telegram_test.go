@@ -154,7 +154,7 @@ func TestWebhookAuthenticatesBeforeParsing(t *testing.T) {
 	a := newAdapter(t, emu, telegram.Options{WebhookSecret: "s3cret"})
 	ing := newIngester()
 	var outcomes []string
-	h := a.WebhookHandler(ing, func(o string) { outcomes = append(outcomes, o) })
+	h := a.WebhookHandler(ing, func(o string, _ time.Duration) { outcomes = append(outcomes, o) })
 	good := `{"update_id":1,"message":{"message_id":1,"from":{"id":7,"first_name":"A"},"chat":{"id":7,"type":"private"},"date":1,"text":"hi"}}`
 	tests := []struct {
 		name, secret, body string

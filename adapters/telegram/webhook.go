@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/threadline/threadline/bridge"
 )
@@ -15,8 +16,9 @@ type Ingester interface {
 	Ingest(ctx context.Context, ev bridge.InboundEvent) (bridge.IngestResult, error)
 }
 
-// Observer is told how each webhook request ended, for metrics.
-type Observer func(outcome string)
+// Observer is told how each webhook request ended and how long its answer
+// took, for metrics.
+type Observer func(outcome string, took time.Duration)
 
 // SecretHeader carries the secret_token given to setWebhook.
 const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
@@ -26,9 +28,11 @@ const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 // Telegram's retries.
 func (a *Adapter) WebhookHandler(ing Ingester, observe Observer) http.Handler {
 	if observe == nil {
-		observe = func(string) {}
+		observe = func(string, time.Duration) {}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		observe := func(outcome string) { observe(outcome, time.Since(start)) }
 		got := r.Header.Get(SecretHeader)
 		if a.opts.WebhookSecret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(a.opts.WebhookSecret)) != 1 {
 			a.log.Warn("telegram webhook: bad or missing secret token", "remote", r.RemoteAddr)

@@ -2,13 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/threadline/threadline/internal/config"
+	"github.com/threadline/threadline/internal/demo"
 )
 
-// runDemo is filled in by the demo issue; until then it says so plainly.
-func runDemo(context.Context, config.Config, *slog.Logger, []string) error {
-	return errors.New("the demo is not built yet; run `threadline serve` to start the bridge on the embedded store")
+// runDemo starts Threadline with local Slack and Telegram emulators and the
+// demo page.
+func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, _ []string) error {
+	d, err := demo.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nThreadline demo is running: open %s\n(no accounts or servers needed; Ctrl-C stops it)\n\n", d.URL())
+	return d.Run(ctx)
 }

@@ -103,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func runServe(ctx context.Context, cfg config.Config, log *slog.Logger, _ []string) error {
 	log.Info("starting threadline", "version", versionString())
-	a, err := app.New(ctx, cfg, log)
+	a, err := app.New(ctx, cfg, log, app.Options{})
 	if err != nil {
 		return err
 	}

@@ -10,49 +10,131 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/bridge"
+	tlslack "github.com/threadline/threadline/chatops/slack"
 	"github.com/threadline/threadline/internal/config"
 	"github.com/threadline/threadline/internal/httpserver"
 	"github.com/threadline/threadline/internal/metrics"
+	"github.com/threadline/threadline/store/ratelimit"
+	tlredis "github.com/threadline/threadline/store/redis"
 )
 
 // App is one running Threadline process.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   Store
-	bridge  *bridge.Bridge
-	metrics *metrics.Registry
-	server  *httpserver.Server
-	// background work started by Run, such as pollers.
-	loops []func(ctx context.Context) error
+	cfg      config.Config
+	log      *slog.Logger
+	store    Store
+	bridge   *bridge.Bridge
+	metrics  *metrics.Registry
+	server   *httpserver.Server
+	limiter  ratelimit.Limiter
+	fallback *ratelimit.Fallback
+	redis    *goredis.Client
+	telegram *telegram.Adapter
+	slack    *tlslack.Surface
+	handler  *tlslack.Handler
+	mount    func(r chi.Router)
 }
 
-// New opens the store and assembles the bridge and HTTP server. The
-// embedded store migrates itself (one machine, nothing to coordinate);
-// PostgreSQL must be migrated with `threadline migrate` first.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+// Options adjusts an App for tests, the demo and the bench harness.
+type Options struct {
+	// Clock drives the bridge and the limiters; nil is the wall clock.
+	Clock bridge.Clock
+	// SlackPostInterval and SlackUpdateInterval override Slack pacing.
+	SlackPostInterval, SlackUpdateInterval time.Duration
+	// TelegramChatInterval overrides the per-chat Telegram pace.
+	TelegramChatInterval time.Duration
+	// TelegramPollTimeout overrides the getUpdates long-poll timeout.
+	TelegramPollTimeout time.Duration
+	// Classify sets priorities at ingest.
+	Classify func(text string) bridge.Priority
+	// Mount adds routes beside Threadline's own (the demo page).
+	Mount func(r chi.Router)
+}
+
+// New opens the store and assembles the bridge, the connected platforms and
+// surfaces, and the HTTP server. The embedded store migrates itself (one
+// machine, nothing to coordinate); PostgreSQL must be migrated with
+// `threadline migrate` first.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (_ *App, err error) {
+	if opts.Clock == nil {
+		opts.Clock = bridge.SystemClock{}
+	}
 	st, kind, err := OpenStore(ctx, StoreOptions{DatabaseURL: cfg.DatabaseURL.Reveal(), DataDir: cfg.DataDir, Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	a := &App{cfg: cfg, log: log, store: st, metrics: metrics.New(), mount: opts.Mount}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
 	if cfg.DatabaseURL.Set() {
 		err = CheckSchema(ctx, st)
 	} else {
 		_, err = st.Migrate(ctx)
 	}
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	log.Info("store ready", "store", kind)
-	a := &App{cfg: cfg, log: log, store: st, metrics: metrics.New()}
+
+	a.limiter = ratelimit.NewLocal(opts.Clock)
+	if cfg.RedisURL.Set() {
+		if a.redis, err = tlredis.Open(ctx, cfg.RedisURL.Reveal()); err != nil {
+			// Redis only shares limits: start without it, per process.
+			log.Warn("redis unavailable at start, limits are per process until it answers", "err", err)
+			err = nil
+		}
+		if a.redis != nil {
+			a.fallback = ratelimit.NewFallback(tlredis.NewLimiter(a.redis, "threadline:rl:"), opts.Clock, log)
+			a.limiter = a.fallback
+		}
+	}
+
+	var surfaces []bridge.Surface
+	if cfg.Telegram.BotToken.Set() {
+		if err := a.connectTelegram(ctx, opts); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Slack.BotToken.Set() {
+		if err := a.connectSlack(ctx, opts); err != nil {
+			return nil, err
+		}
+		surfaces = append(surfaces, bridge.SurfaceSlack)
+	}
 	a.bridge = bridge.New(st, bridge.Options{
+		Clock:        opts.Clock,
 		Logger:       log,
 		ReopenWindow: cfg.ReopenWindow,
 		Metrics:      a.metrics,
+		Surfaces:     surfaces,
+		Classify:     opts.Classify,
 	})
+	if a.telegram != nil {
+		a.bridge.AddPlatform(a.telegram)
+	}
+	if a.slack != nil {
+		a.bridge.AddSurface(a.slack)
+		a.handler = tlslack.NewHandler(tlslack.HandlerOptions{
+			Bridge: a.bridge, Notifier: a.slack, Names: a.slack,
+			Verifier:  tlslack.Verifier{Secret: cfg.Slack.SigningSecret.Reveal(), Clock: opts.Clock},
+			BotUserID: a.slack.BotUserID(), InboxChannel: cfg.Slack.Channel, ReplyMode: cfg.Slack.ReplyMode,
+			Logger: log, Clock: opts.Clock, Observe: a.metrics.Webhook,
+		})
+	}
+	if a.telegram == nil && a.slack == nil {
+		log.Warn("no social platform and no chat surface connected yet: set THREADLINE_TELEGRAM_BOT_TOKEN and THREADLINE_SLACK_BOT_TOKEN (see README)")
+	} else if a.slack == nil {
+		log.Warn("no chat surface connected: conversations are stored but shown nowhere; set THREADLINE_SLACK_BOT_TOKEN")
+	} else if a.telegram == nil {
+		log.Warn("no social platform connected: set THREADLINE_TELEGRAM_BOT_TOKEN")
+	}
 	a.server = httpserver.New(httpserver.Options{
 		Addr:         cfg.Addr,
 		Logger:       log,
@@ -60,33 +142,98 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Ready:        a.ready,
 		Mount:        a.routes,
 	})
-	log.Warn("no social platform and no chat surface connected yet: set THREADLINE_TELEGRAM_BOT_TOKEN and THREADLINE_SLACK_BOT_TOKEN (see README)")
 	return a, nil
+}
+
+func (a *App) connectTelegram(ctx context.Context, opts Options) error {
+	tg, err := telegram.New(telegram.Options{
+		Token: a.cfg.Telegram.BotToken.Reveal(), APIURL: a.cfg.Telegram.APIURL, WebhookSecret: a.cfg.Telegram.WebhookSecret.Reveal(),
+		Logger: a.log, Clock: opts.Clock, Limiter: a.limiter, MinChatInterval: opts.TelegramChatInterval, PollTimeout: opts.TelegramPollTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	me, err := tg.GetMe(ctx)
+	if err != nil {
+		return fmt.Errorf("telegram getMe: %w", err)
+	}
+	a.telegram = tg
+	a.log.Info("telegram connected", "bot", me.Username, "mode", a.cfg.Telegram.Mode)
+	return nil
+}
+
+func (a *App) connectSlack(ctx context.Context, opts Options) error {
+	files := map[bridge.Platform]tlslack.FileSource{}
+	if a.telegram != nil {
+		files[bridge.PlatformTelegram] = a.telegram
+	}
+	s, err := tlslack.New(ctx, tlslack.Options{
+		Token: a.cfg.Slack.BotToken.Reveal(), APIURL: a.cfg.Slack.APIURL, Channel: a.cfg.Slack.Channel, Logger: a.log,
+		Files: files, Limiter: a.limiter, RateLimited: a.metrics.RateLimited,
+		PostInterval: opts.SlackPostInterval, UpdateInterval: opts.SlackUpdateInterval,
+	})
+	if err != nil {
+		return err
+	}
+	a.slack = s
+	a.log.Info("slack connected", "team", s.TeamID(), "channel", a.cfg.Slack.Channel, "reply_mode", a.cfg.Slack.ReplyMode)
+	return nil
 }
 
 func (a *App) routes(r chi.Router) {
 	r.Method(http.MethodGet, "/metrics", a.metrics.Handler())
+	if a.telegram != nil && a.cfg.Telegram.Mode == "webhook" {
+		observe := func(outcome string, took time.Duration) { a.metrics.Webhook("telegram", outcome, took) }
+		r.Method(http.MethodPost, "/webhooks/telegram", a.telegram.WebhookHandler(a.bridge, observe))
+	}
+	if a.handler != nil {
+		a.handler.Routes(r)
+	}
+	if a.mount != nil {
+		a.mount(r)
+	}
 }
 
 func (a *App) ready(ctx context.Context) (string, error) {
 	if err := a.store.Ping(ctx); err != nil {
 		return "", fmt.Errorf("store: %w", err)
 	}
+	// Without Redis the bridge keeps working with per-process limits:
+	// report it, but stay ready so replicas are not all taken out at once.
+	if a.cfg.RedisURL.Set() && (a.fallback == nil || a.fallback.Degraded()) {
+		return "degraded", nil
+	}
 	return "ok", nil
 }
 
-// Handler exposes the HTTP routes, for tests.
+// Bridge exposes the core, for the demo and the bench harness.
+func (a *App) Bridge() *bridge.Bridge { return a.bridge }
+
+// Handler exposes the HTTP routes.
 func (a *App) Handler() http.Handler { return a.server.Handler() }
+
+// Metrics exposes the registry.
+func (a *App) Metrics() *metrics.Registry { return a.metrics }
+
+func (a *App) close() {
+	if a.redis != nil {
+		a.redis.Close()
+	}
+	a.store.Close()
+}
 
 // Run serves HTTP and works jobs until ctx ends, then shuts down in order:
 // stop taking requests, let running jobs finish, close the store.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	defer a.store.Close()
+	defer a.close()
 	if err := a.store.StartWorkers(ctx, a.bridge); err != nil {
 		return err
 	}
-	loops := append([]func(context.Context) error{a.rescueLoop}, a.loops...)
-	errc := make(chan error, len(loops)+1)
+	loops := []func(context.Context) error{a.rescueLoop}
+	if a.telegram != nil && a.cfg.Telegram.Mode == "poll" {
+		loops = append(loops, func(ctx context.Context) error { return a.telegram.RunPoller(ctx, a.store, a.bridge) })
+	}
+	errc := make(chan error, len(loops))
 	for _, loop := range loops {
 		go func() { errc <- loop(ctx) }()
 	}

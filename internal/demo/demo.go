@@ -1,0 +1,309 @@
+// Package demo runs Threadline end to end on one machine with no accounts:
+// the real bridge on the embedded store, local emulators of the Telegram Bot
+// API and the Slack Web API, and a web page showing a customer's Telegram
+// chat beside the Slack inbox channel. Everything the page does goes through
+// Threadline's real webhooks, signed as Telegram and Slack sign them.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/threadline/threadline/adapters/telegram/telegramtest"
+	"github.com/threadline/threadline/chatops/slack/slacktest"
+	"github.com/threadline/threadline/internal/app"
+	"github.com/threadline/threadline/internal/config"
+	"github.com/threadline/threadline/internal/httpserver"
+)
+
+//go:embed ui
+var uiFS embed.FS
+
+// Channel is the emulated Slack inbox channel.
+const Channel = "C0INBOX"
+
+// Demo is a running demo.
+type Demo struct {
+	log    *slog.Logger
+	dir    string
+	tg     *telegramtest.Server
+	sl     *slacktest.Server
+	client *slacktest.Client
+	app    *app.App
+	ln     net.Listener
+
+	mu        sync.Mutex
+	customers []*customer
+}
+
+type customer struct {
+	User telegramtest.User
+	sent []chatLine // what the customer typed
+}
+
+type chatLine struct {
+	From string    `json:"from"` // customer or bot
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+func randomSecret() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Start builds the demo: emulators, Threadline wired to them, the page.
+// cfg supplies the listen address and logging; the data folder is fresh.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Demo, error) {
+	d := &Demo{log: log}
+	d.tg = telegramtest.New(telegramtest.Options{})
+	d.sl = slacktest.New(slacktest.Options{})
+	d.sl.SetUserName("U0ANN", "Ann")
+	d.sl.SetUserName("U0BOB", "Bob")
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		d.closeEmulators()
+		return nil, err
+	}
+	d.ln = ln
+	dir, err := os.MkdirTemp("", "threadline-demo-")
+	if err != nil {
+		d.closeEmulators()
+		return nil, err
+	}
+	d.dir = dir
+	signing, tgSecret := randomSecret(), randomSecret()
+	cfg.DatabaseURL = ""
+	cfg.DataDir = dir
+	cfg.Telegram = config.Telegram{BotToken: config.Secret(d.tg.Token()), Mode: "webhook", WebhookSecret: config.Secret(tgSecret), APIURL: d.tg.URL()}
+	cfg.Slack = config.Slack{BotToken: config.Secret(d.sl.Token()), SigningSecret: config.Secret(signing), Channel: Channel, APIURL: d.sl.URL(), ReplyMode: "auto"}
+	d.app, err = app.New(ctx, cfg, log, app.Options{Mount: d.routes})
+	if err != nil {
+		d.closeEmulators()
+		return nil, err
+	}
+	base := "http://" + ln.Addr().String()
+	// Telegram delivers updates to our webhook, with the secret header.
+	body := fmt.Sprintf(`{"url":%q,"secret_token":%q}`, base+"/webhooks/telegram", tgSecret)
+	res, err := http.Post(d.tg.URL()+"/bot"+d.tg.Token()+"/setWebhook", "application/json", strings.NewReader(body))
+	if err != nil {
+		d.closeEmulators()
+		return nil, err
+	}
+	res.Body.Close()
+	d.client = &slacktest.Client{BaseURL: base, SigningSecret: signing}
+	for _, name := range []string{"Alice Doe", "Bruno Diaz"} {
+		d.addCustomer(name)
+	}
+	log.Info("demo data folder", "path", dir)
+	return d, nil
+}
+
+// URL is the demo page.
+func (d *Demo) URL() string {
+	addr := d.ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s/", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+// Run serves until ctx ends.
+func (d *Demo) Run(ctx context.Context) error {
+	defer d.closeEmulators()
+	return d.app.Run(ctx, d.ln)
+}
+
+func (d *Demo) closeEmulators() {
+	d.tg.Close()
+	d.sl.Close()
+	if d.dir != "" {
+		_ = os.RemoveAll(d.dir) // a demo starts fresh every time
+	}
+}
+
+func (d *Demo) addCustomer(name string) *customer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	first, last, _ := strings.Cut(name, " ")
+	c := &customer{User: telegramtest.User{ID: int64(700001 + len(d.customers)), FirstName: first, LastName: last,
+		Username: strings.ToLower(strings.ReplaceAll(name, " ", "_"))}}
+	d.customers = append(d.customers, c)
+	return c
+}
+
+func (d *Demo) routes(r chi.Router) {
+	ui, _ := fs.Sub(uiFS, "ui")
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/demo/", http.StatusFound) })
+	r.Handle("/demo/*", http.StripPrefix("/demo/", http.FileServerFS(ui)))
+	r.Get("/demo/api/state", d.state)
+	r.Post("/demo/api/customers", d.newCustomer)
+	r.Post("/demo/api/telegram/send", d.customerSends)
+	r.Post("/demo/api/slack/click", d.click)
+	r.Post("/demo/api/slack/reply", d.reply)
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+type customerView struct {
+	ChatID   int64      `json:"chat_id"`
+	Name     string     `json:"name"`
+	Messages []chatLine `json:"messages"`
+}
+
+type threadView struct {
+	Parent  slacktest.Message   `json:"parent"`
+	Replies []slacktest.Message `json:"replies"`
+}
+
+func (d *Demo) state(w http.ResponseWriter, _ *http.Request) {
+	d.mu.Lock()
+	customers := []customerView{}
+	for _, c := range d.customers {
+		lines := append([]chatLine{}, c.sent...)
+		for _, m := range d.tg.Sent(c.User.ID) {
+			lines = append(lines, chatLine{From: "bot", Text: m.Text, At: m.At})
+		}
+		sort.SliceStable(lines, func(i, j int) bool { return lines[i].At.Before(lines[j].At) })
+		customers = append(customers, customerView{ChatID: c.User.ID, Name: strings.TrimSpace(c.User.FirstName + " " + c.User.LastName), Messages: lines})
+	}
+	d.mu.Unlock()
+	threads := []*threadView{}
+	byTS := map[string]*threadView{}
+	for _, m := range d.sl.Messages(Channel) {
+		if m.ThreadTS == "" {
+			t := &threadView{Parent: m, Replies: []slacktest.Message{}}
+			byTS[m.TS] = t
+			threads = append(threads, t)
+		} else if t, ok := byTS[m.ThreadTS]; ok {
+			t.Replies = append(t.Replies, m)
+		}
+	}
+	for i, j := 0, len(threads)-1; i < j; i, j = i+1, j-1 {
+		threads[i], threads[j] = threads[j], threads[i] // newest first, as agents scan an inbox
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{
+		"customers": customers,
+		"channel":   map[string]any{"id": Channel, "name": "support-inbox", "threads": threads},
+		"ephemeral": append([]slacktest.Ephemeral{}, d.sl.Ephemerals()...),
+	})
+}
+
+func (d *Demo) newCustomer(w http.ResponseWriter, r *http.Request) {
+	var in struct{ Name string }
+	if !decode(w, r, &in) {
+		return
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		http.Error(w, "name required", http.StatusBadRequest)
+		return
+	}
+	c := d.addCustomer(strings.TrimSpace(in.Name))
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"chat_id": c.User.ID})
+}
+
+func (d *Demo) customer(id int64) *customer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.customers {
+		if c.User.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+func (d *Demo) customerSends(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ChatID int64 `json:"chat_id"`
+		Text   string
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	c := d.customer(in.ChatID)
+	if c == nil || strings.TrimSpace(in.Text) == "" {
+		http.Error(w, "unknown customer or empty text", http.StatusBadRequest)
+		return
+	}
+	d.mu.Lock()
+	c.sent = append(c.sent, chatLine{From: "customer", Text: in.Text, At: time.Now()})
+	d.mu.Unlock()
+	// The emulator posts the update to Threadline's webhook, as Telegram would.
+	if _, _, err := d.tg.CustomerSends(r.Context(), c.User, telegramtest.Message{Text: in.Text}); err != nil {
+		http.Error(w, "telegram delivery failed: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+type agentInput struct {
+	UserID    string `json:"user_id"`
+	Name      string `json:"name"`
+	Channel   string `json:"channel"`
+	MessageTS string `json:"message_ts"`
+	ThreadTS  string `json:"thread_ts"`
+	ActionID  string `json:"action_id"`
+	Value     string `json:"value"`
+	BlockID   string `json:"block_id"`
+	Text      string `json:"text"`
+}
+
+func (d *Demo) click(w http.ResponseWriter, r *http.Request) {
+	var in agentInput
+	if !decode(w, r, &in) {
+		return
+	}
+	code, _, err := d.client.SendAction(r.Context(), slacktest.Action{TeamID: d.sl.TeamID(), UserID: in.UserID, UserName: in.Name,
+		Channel: in.Channel, MessageTS: in.MessageTS, ActionID: in.ActionID, Value: in.Value, BlockID: in.BlockID})
+	d.answer(w, code, err)
+}
+
+func (d *Demo) reply(w http.ResponseWriter, r *http.Request) {
+	var in agentInput
+	if !decode(w, r, &in) {
+		return
+	}
+	if in.ThreadTS == "" || strings.TrimSpace(in.Text) == "" {
+		http.Error(w, "thread and text required", http.StatusBadRequest)
+		return
+	}
+	m := d.sl.AddUserMessage(in.Channel, in.ThreadTS, in.UserID, in.Text)
+	_, code, err := d.client.SendMessageEvent(r.Context(), d.sl.TeamID(), m)
+	d.answer(w, code, err)
+}
+
+func (d *Demo) answer(w http.ResponseWriter, code int, err error) {
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("threadline answered %d", code)
+	}
+	if err != nil {
+		d.log.Warn("demo: request to threadline failed", "err", err)
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"ok": true})
+}

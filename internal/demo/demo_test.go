@@ -1,0 +1,131 @@
+package demo_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/threadline/threadline/internal/config"
+	"github.com/threadline/threadline/internal/demo"
+)
+
+func startDemo(t *testing.T) (*demo.Demo, context.Context) {
+	t.Helper()
+	cfg, err := config.Load("", func(k string) (string, bool) {
+		if k == "THREADLINE_ADDR" {
+			return "127.0.0.1:0", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := demo.Start(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo run: %v", err)
+		}
+	})
+	return d, ctx
+}
+
+func browser(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" || os.Getenv("THREADLINE_TEST_REQUIRE_SERVICES") == "1" {
+		t.Fatal("headless Chromium is required here (scripts/test installs Debian's chromium)")
+	}
+	t.Skip("no Chromium installed")
+	return ""
+}
+
+// TestDemoRoundTripInBrowser drives the demo page as a person would: a
+// customer writes in the Telegram pane, the conversation appears in the
+// Slack pane, an agent claims it and replies, and the reply reaches the
+// customer's pane. Every step goes through Threadline's real webhooks.
+func TestDemoRoundTripInBrowser(t *testing.T) {
+	exe := browser(t)
+	d, _ := startDemo(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+
+	poll := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
+	}
+	steps := []struct {
+		name string
+		act  chromedp.Action[chromedp.Void]
+	}{
+		{"open page", chromedp.Navigate(d.URL())},
+		{"customers listed", poll(`document.querySelectorAll('#customer option').length > 0`)},
+		{"customer types", chromedp.SendKeys(chromedp.CSS(`#customer-text`), "Hi, my parcel never arrived")},
+		{"customer sends", chromedp.Click(chromedp.CSS(`#customer-form button`))},
+		// The conversation shows up as a Slack thread with a Claim button.
+		{"thread appears", poll(`document.querySelector('.thread button[data-action-id="threadline_claim"]') !== null`)},
+		{"claim", chromedp.Click(chromedp.CSS(`.thread button[data-action-id="threadline_claim"]`))},
+		{"card shows assignee", poll(`document.querySelector('.thread .parent').innerText.includes('Assigned to Ann')`)},
+		{"agent types", chromedp.SendKeys(chromedp.CSS(`.thread form input`), "So sorry! A replacement ships today.")},
+		{"agent sends", chromedp.Click(chromedp.CSS(`.thread form button`))},
+		// The reply reaches the customer's Telegram pane, and Slack marks it delivered.
+		{"customer sees reply", poll(`document.querySelector('#chat').innerText.includes('A replacement ships today')`)},
+		{"delivered mark", poll(`document.querySelector('.thread .replies').innerText.includes('✅')`)},
+	}
+	for _, step := range steps {
+		if err := chromedp.Do(ctx, step.act); err != nil {
+			shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			fail := filepath.Join(os.TempDir(), "threadline-demo-failure.png")
+			_ = os.WriteFile(fail, shot, 0o644)
+			t.Fatalf("step %q: %v (screenshot %s)", step.name, err, fail)
+		}
+	}
+	claimedCard, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.thread .parent`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	customerPane, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#chat`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(claimedCard, "Alice Doe") || !strings.Contains(customerPane, "Hi, my parcel never arrived") {
+		t.Errorf("card %q, customer pane %q", claimedCard, customerPane)
+	}
+	path := os.Getenv("THREADLINE_SCREENSHOT")
+	if path == "" {
+		path = filepath.Join(os.TempDir(), "threadline-demo.png")
+	}
+	if err := os.WriteFile(path, screenshot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
