@@ -306,6 +306,10 @@ func (b *Bridge) applyEdit(ctx context.Context, tx Tx, m Message, ev InboundEven
 	if err := b.enqueueChat(ctx, tx, conv, KindEdit, m, "", ""); err != nil {
 		return IngestResult{}, err
 	}
+	// The card quotes the first message: refresh it too.
+	if err := b.saveChange(ctx, tx, 0, "customer_edited", conv, conv, now); err != nil {
+		return IngestResult{}, err
+	}
 	return IngestResult{ConversationID: conv.ID, Number: conv.Number, MessageID: m.ID}, nil
 }
 

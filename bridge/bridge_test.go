@@ -274,8 +274,11 @@ func TestEditUpdatesStoredAndShownMessage(t *testing.T) {
 	h.ingest(edit)
 	h.drain(res.ConversationID)
 	got := h.surface.entries()
-	if len(got) != 2 || got[1] != "edit ts1 hello" {
-		t.Errorf("chat log %q, want the parent edited", got)
+	if len(got) != 3 || got[1] != "edit ts1 hello" || got[2] != "card open P3 -" {
+		t.Errorf("chat log %q, want the message edited and the card refreshed", got)
+	}
+	if c := h.surface.cards[len(h.surface.cards)-1]; c.FirstMessage != "hello" {
+		t.Errorf("card quotes %q, want the edited text", c.FirstMessage)
 	}
 }
 

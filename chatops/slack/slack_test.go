@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,9 @@ import (
 	"github.com/threadline/threadline/bridge"
 	tlslack "github.com/threadline/threadline/chatops/slack"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
+	"github.com/threadline/threadline/internal/testenv"
+	"github.com/threadline/threadline/store/postgres"
+	"github.com/threadline/threadline/store/queue"
 	"github.com/threadline/threadline/store/sqlite"
 )
 
@@ -170,14 +174,37 @@ type rig struct {
 
 const channel = "C0INBOX"
 
-func newRig(t *testing.T, replyMode string) *rig {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db")})
+type rigStore interface {
+	bridge.Store
+	Migrate(ctx context.Context) ([]string, error)
+	StartWorkers(ctx context.Context, r queue.Runner) error
+	StopWorkers(ctx context.Context) error
+	Close() error
+}
+
+func openSQLite(t *testing.T) rigStore {
+	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func openPostgres(t *testing.T) rigStore {
+	s, err := postgres.Open(context.Background(), postgres.Options{URL: testenv.PostgresURL(t), MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newRig(t *testing.T, replyMode string) *rig { return newRigOn(t, replyMode, openSQLite) }
+
+func newRigOn(t *testing.T, replyMode string, open func(t *testing.T) rigStore) *rig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	store := open(t)
 	t.Cleanup(func() { store.Close() })
 	if _, err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
@@ -289,7 +316,12 @@ func number(p slacktest.Message) string {
 }
 
 func TestTelegramToSlackAndBack(t *testing.T) {
-	r := newRig(t, tlslack.ReplyAuto)
+	for name, open := range map[string]func(*testing.T) rigStore{"sqlite": openSQLite, "postgres": openPostgres} {
+		t.Run(name, func(t *testing.T) { testRoundTrip(t, newRigOn(t, tlslack.ReplyAuto, open)) })
+	}
+}
+
+func testRoundTrip(t *testing.T, r *rig) {
 	r.customer("Hi, my order hasn't arrived")
 	parent := r.parent()
 	if !strings.Contains(parent.Text, "Alice Doe on Telegram: Hi, my order hasn't arrived") || number(parent) == "" {
@@ -523,4 +555,29 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestPostsArePacedPerChannel(t *testing.T) {
+	sl := slacktest.New(slacktest.Options{})
+	defer sl.Close()
+	ctx := context.Background()
+	s, err := tlslack.New(ctx, tlslack.Options{Token: sl.Token(), APIURL: sl.URL(), Channel: channel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	thread := bridge.ChatThread{Channel: channel, ThreadRef: "1.0"}
+	msg := bridge.MessageView{Message: bridge.Message{Direction: bridge.Inbound, Text: "hi"}, SenderName: "A"}
+	if _, err := s.PostMessage(ctx, thread, msg); err != nil {
+		t.Fatal(err)
+	}
+	var retry *bridge.RetryAfterError
+	if _, err := s.PostMessage(ctx, thread, msg); !errors.As(err, &retry) || retry.After <= 0 || retry.After > time.Second {
+		t.Errorf("second post within a second: err = %v, want a retry-after up to 1s", err)
+	}
+	if _, err := s.PostMessage(ctx, bridge.ChatThread{Channel: "C0OTHER", ThreadRef: "1.0"}, msg); err != nil {
+		t.Errorf("another channel is not paced: %v", err)
+	}
+	if n := sl.Calls("chat.postMessage"); n != 2 {
+		t.Errorf("%d chat.postMessage calls, want 2 (the paced one never reached Slack)", n)
+	}
 }
