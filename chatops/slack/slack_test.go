@@ -164,12 +164,14 @@ func FuzzDecodeInteraction(f *testing.F) {
 // River workers) -> Slack surface -> Slack emulator, and Slack's requests
 // back through the real HTTP handlers.
 type rig struct {
-	t      *testing.T
-	ctx    context.Context
-	tg     *telegramtest.Server
-	sl     *slacktest.Server
-	client *slacktest.Client
-	b      *bridge.Bridge
+	t       *testing.T
+	ctx     context.Context
+	tg      *telegramtest.Server
+	sl      *slacktest.Server
+	client  *slacktest.Client
+	b       *bridge.Bridge
+	surface *tlslack.Surface
+	handler *tlslack.Handler
 }
 
 const channel = "C0INBOX"
@@ -249,7 +251,7 @@ func newRigOn(t *testing.T, replyMode string, open func(t *testing.T) rigStore) 
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	return &rig{t: t, ctx: ctx, tg: tg, sl: sl, b: b, client: &slacktest.Client{BaseURL: srv.URL, SigningSecret: "sign"}}
+	return &rig{t: t, ctx: ctx, tg: tg, sl: sl, b: b, surface: surface, handler: h, client: &slacktest.Client{BaseURL: srv.URL, SigningSecret: "sign"}}
 }
 
 var alice = telegramtest.User{ID: 501, FirstName: "Alice", LastName: "Doe", Username: "alice_d"}
@@ -579,5 +581,60 @@ func TestPostsArePacedPerChannel(t *testing.T) {
 	}
 	if n := sl.Calls("chat.postMessage"); n != 2 {
 		t.Errorf("%d chat.postMessage calls, want 2 (the paced one never reached Slack)", n)
+	}
+}
+
+func TestSocketMode(t *testing.T) {
+	r := newRig(t, tlslack.ReplyAuto)
+	done := make(chan error, 1)
+	ctx, stop := context.WithCancel(r.ctx)
+	go func() { done <- r.handler.RunSocketMode(ctx, r.surface.SocketClient("xapp-test")) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("RunSocketMode: %v", err)
+		}
+	}()
+	if err := r.sl.WaitSocket(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.customer("hello over socket mode")
+	parent := r.parent()
+	m := r.sl.AddUserMessage(channel, parent.TS, "U0ANN", "replied over the socket")
+	env := slacktest.EventEnvelope(r.sl.TeamID(), "EvSOCKET1", map[string]any{"type": "message", "channel": channel,
+		"user": "U0ANN", "text": m.Text, "ts": m.TS, "thread_ts": parent.TS})
+	if err := r.sl.DeliverSocketEvent(r.ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	// Slack redelivers with retry_attempt when an ack was lost: no second send.
+	if _, err := r.sl.SendSocket(r.ctx, "events_api", env, 1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.tg.WaitSent(r.ctx, alice.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := json.Marshal(map[string]string{"command": "/threadline", "text": "resolve " + number(parent), "team_id": r.sl.TeamID(),
+		"user_id": "U0ANN", "user_name": "ann", "channel_id": channel, "trigger_id": "trig-1"})
+	ack, err := r.sl.SendSocket(r.ctx, "slash_commands", cmd, 0, 5*time.Second)
+	if err != nil || !strings.Contains(string(ack), "is resolved") {
+		t.Fatalf("slash command over socket: %s %v", ack, err)
+	}
+	action, _ := json.Marshal(map[string]any{"type": "block_actions", "trigger_id": "trig-2",
+		"user": map[string]any{"id": "U0BOB", "name": "bob"}, "team": map[string]any{"id": r.sl.TeamID()},
+		"channel": map[string]any{"id": channel}, "message": map[string]any{"ts": parent.TS},
+		"actions": []map[string]any{{"type": "button", "block_id": "actions", "action_id": tlslack.ActionReopen, "value": number(parent), "action_ts": "1.2"}}})
+	if _, err := r.sl.SendSocket(r.ctx, "interactive", action, 0, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r.waitSlack("card reopened", func(s *slacktest.Server) bool {
+		for _, m := range s.Messages(channel) {
+			if m.TS == parent.TS && strings.Contains(string(mustJSON(m.Blocks)), "Open") && strings.Contains(string(mustJSON(m.Blocks)), "threadline_resolve") {
+				return true
+			}
+		}
+		return false
+	})
+	if got := r.tg.Sent(alice.ID); len(got) != 1 {
+		t.Errorf("customer got %d messages, want 1", len(got))
 	}
 }

@@ -176,7 +176,11 @@ func (a *App) connectSlack(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.slack = s
-	a.log.Info("slack connected", "team", s.TeamID(), "channel", a.cfg.Slack.Channel, "reply_mode", a.cfg.Slack.ReplyMode)
+	transport := "http"
+	if a.cfg.Slack.AppToken.Set() {
+		transport = "socket mode"
+	}
+	a.log.Info("slack connected", "team", s.TeamID(), "channel", a.cfg.Slack.Channel, "reply_mode", a.cfg.Slack.ReplyMode, "transport", transport)
 	return nil
 }
 
@@ -186,7 +190,7 @@ func (a *App) routes(r chi.Router) {
 		observe := func(outcome string, took time.Duration) { a.metrics.Webhook("telegram", outcome, took) }
 		r.Method(http.MethodPost, "/webhooks/telegram", a.telegram.WebhookHandler(a.bridge, observe))
 	}
-	if a.handler != nil {
+	if a.handler != nil && a.cfg.Slack.SigningSecret.Set() {
 		a.handler.Routes(r)
 	}
 	if a.mount != nil {
@@ -230,6 +234,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	loops := []func(context.Context) error{a.rescueLoop}
+	if a.handler != nil && a.cfg.Slack.AppToken.Set() {
+		client := a.slack.SocketClient(a.cfg.Slack.AppToken.Reveal())
+		loops = append(loops, func(ctx context.Context) error { return a.handler.RunSocketMode(ctx, client) })
+	}
 	if a.telegram != nil && a.cfg.Telegram.Mode == "poll" {
 		loops = append(loops, func(ctx context.Context) error { return a.telegram.RunPoller(ctx, a.store, a.bridge) })
 	}

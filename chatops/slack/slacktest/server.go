@@ -71,6 +71,7 @@ type Options struct {
 	TeamID    string // default T0TEST
 	BotUserID string // default U0BOT
 	BotID     string // default B0BOT
+	AppToken  string // default xapp-test: Socket Mode
 	// ChannelRate, when set, limits chat.postMessage per channel like Slack
 	// (about one per second), answering 429 past it.
 	ChannelRate time.Duration
@@ -92,6 +93,7 @@ type Server struct {
 	lastPost  map[string]time.Time
 	clock     int64
 	users     map[string]string
+	sockets   *socketHub
 }
 
 // New starts an emulator.
@@ -108,8 +110,11 @@ func New(opts Options) *Server {
 	if opts.BotID == "" {
 		opts.BotID = "B0BOT"
 	}
+	if opts.AppToken == "" {
+		opts.AppToken = "xapp-test"
+	}
 	s := &Server{opts: opts, changed: make(chan struct{}), uploads: map[string]*File{}, calls: map[string]int{},
-		lastPost: map[string]time.Time{}, clock: time.Now().Unix() * 1_000_000, users: map[string]string{}}
+		lastPost: map[string]time.Time{}, clock: time.Now().Unix() * 1_000_000, users: map[string]string{}, sockets: newSocketHub()}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -121,7 +126,10 @@ func (s *Server) TeamID() string { return s.opts.TeamID }
 func (s *Server) BotUserID() string {
 	return s.opts.BotUserID
 }
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.sockets.closeAll()
+	s.srv.Close()
+}
 
 // SetUserName names a user, for display in the demo.
 func (s *Server) SetUserName(id, name string) {
@@ -173,7 +181,7 @@ func fail(w http.ResponseWriter, code string) { write(w, map[string]any{"ok": fa
 func form(r *http.Request) (url.Values, error) {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		var m map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil && err != io.EOF {
 			return nil, err
 		}
 		v := url.Values{}
@@ -188,6 +196,9 @@ func form(r *http.Request) (url.Values, error) {
 		}
 		return v, nil
 	}
+	if r.Header.Get("Content-Type") == "" {
+		return r.URL.Query(), nil // apps.connections.open is posted with no body
+	}
 	if err := r.ParseForm(); err != nil {
 		return nil, err
 	}
@@ -197,6 +208,10 @@ func form(r *http.Request) (url.Values, error) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if id, ok := strings.CutPrefix(r.URL.Path, "/upload/"); ok {
 		s.upload(w, r, id)
+		return
+	}
+	if r.URL.Path == "/socket" {
+		s.socket(w, r)
 		return
 	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
@@ -213,7 +228,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token = args.Get("token")
 	}
-	if token != s.opts.BotToken {
+	want := s.opts.BotToken
+	if method == "apps.connections.open" {
+		want = s.opts.AppToken // Socket Mode opens with the app-level token
+	}
+	if token != want {
 		fail(w, "invalid_auth")
 		return
 	}
@@ -359,6 +378,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, method string,
 			s.notify()
 		}
 		write(w, map[string]any{"ok": true, "files": done})
+	case "apps.connections.open":
+		write(w, map[string]any{"ok": true, "url": "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/socket"})
 	case "users.info":
 		id := args.Get("user")
 		write(w, map[string]any{"ok": true, "user": map[string]any{"id": id, "name": s.users[id], "real_name": s.users[id]}})

@@ -1,0 +1,87 @@
+package app_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/threadline/threadline/adapters/telegram/telegramtest"
+	"github.com/threadline/threadline/chatops/slack/slacktest"
+	"github.com/threadline/threadline/internal/app"
+	"github.com/threadline/threadline/internal/config"
+)
+
+// TestNoPublicURL runs serve as the README's five-minute setup does:
+// Telegram in poll mode and Slack in Socket Mode, so nothing calls in.
+func TestNoPublicURL(t *testing.T) {
+	tg := telegramtest.New(telegramtest.Options{})
+	defer tg.Close()
+	sl := slacktest.New(slacktest.Options{})
+	defer sl.Close()
+	env := map[string]string{
+		"THREADLINE_DATA_DIR":           t.TempDir(),
+		"THREADLINE_TELEGRAM_BOT_TOKEN": tg.Token(),
+		"THREADLINE_TELEGRAM_API_URL":   tg.URL(),
+		"THREADLINE_SLACK_BOT_TOKEN":    sl.Token(),
+		"THREADLINE_SLACK_APP_TOKEN":    "xapp-test",
+		"THREADLINE_SLACK_CHANNEL":      "C0INBOX",
+		"THREADLINE_SLACK_API_URL":      sl.URL(),
+	}
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{TelegramPollTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx, ln) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	if err := sl.WaitSocket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	customer := telegramtest.User{ID: 42, FirstName: "Ada"}
+	if _, _, err := tg.CustomerSends(ctx, customer, telegramtest.Message{Text: "where is my refund?"}); err != nil {
+		t.Fatal(err)
+	}
+	var parentTS string
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool {
+		for _, m := range s.Messages("C0INBOX") {
+			if m.ThreadTS == "" {
+				parentTS = m.TS
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := sl.AddUserMessage("C0INBOX", parentTS, "U0ANN", "Refunded today.")
+	envlp := slacktest.EventEnvelope(sl.TeamID(), "EvLIVE1", map[string]any{"type": "message", "channel": "C0INBOX",
+		"user": "U0ANN", "text": m.Text, "ts": m.TS, "thread_ts": parentTS})
+	if err := sl.DeliverSocketEvent(ctx, envlp); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := tg.WaitSent(ctx, customer.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent[0].Text != "Refunded today." {
+		t.Errorf("customer got %q", sent[0].Text)
+	}
+}
