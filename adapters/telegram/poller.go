@@ -104,7 +104,12 @@ func (a *Adapter) pollOnce(ctx context.Context, store bridge.Store, ing Ingester
 			return 0, err
 		}
 		next := strconv.FormatInt(u.UpdateID+1, 10)
-		if err := store.InTx(ctx, func(ctx context.Context, tx bridge.Tx) error { return tx.SetCursor(ctx, cursorName, next) }); err != nil {
+		// Store the offset even when shutdown has begun: the update is in,
+		// and a graceful stop should not cause a redelivery.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err = store.InTx(sctx, func(ctx context.Context, tx bridge.Tx) error { return tx.SetCursor(ctx, cursorName, next) })
+		cancel()
+		if err != nil {
 			return 0, fmt.Errorf("store offset: %w", err)
 		}
 	}
