@@ -634,7 +634,23 @@ func TestSocketMode(t *testing.T) {
 		}
 		return false
 	})
-	if got := r.tg.Sent(alice.ID); len(got) != 1 {
-		t.Errorf("customer got %d messages, want 1", len(got))
+	// The connection drops; the client reconnects and what Slack sends next
+	// still arrives.
+	r.sl.DropSockets()
+	if err := r.sl.WaitSocket(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	m2 := r.sl.AddUserMessage(channel, parent.TS, "U0ANN", "after the reconnect")
+	env2 := slacktest.EventEnvelope(r.sl.TeamID(), "EvSOCKET2", map[string]any{"type": "message", "channel": channel,
+		"user": "U0ANN", "text": m2.Text, "ts": m2.TS, "thread_ts": parent.TS})
+	if err := r.sl.DeliverSocketEvent(r.ctx, env2); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := r.tg.WaitSent(r.ctx, alice.ID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 2 || sent[1].Text != "after the reconnect" {
+		t.Errorf("customer got %+v", sent)
 	}
 }

@@ -187,3 +187,18 @@ func (s *Server) DeliverSocketEvent(ctx context.Context, envelope []byte) error 
 	}
 	return err
 }
+
+// DropSockets closes every Socket Mode connection, as Slack does when it
+// rotates a connection or a network path fails.
+func (s *Server) DropSockets() {
+	s.sockets.closeAll()
+	for {
+		s.sockets.mu.Lock()
+		n := len(s.sockets.conns)
+		s.sockets.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond) // the reader goroutines unregister the closed connections
+	}
+}
