@@ -114,7 +114,11 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string) (bool, er
 		// "sending" and the next worker counts a possible repeat.
 		return false, sendErr
 	}
-	return false, b.recordOutcome(ctx, d, ext, record, sendErr)
+	// Record the outcome even when shutdown has begun: the send happened,
+	// and not recording it is what makes a send repeat.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return false, b.recordOutcome(rctx, d, ext, record, sendErr)
 }
 
 // recordFunc writes what a successful delivery leaves behind (chat refs,

@@ -31,6 +31,7 @@ func commands() []command {
 		{"serve", "run the bridge: webhooks, Slack/Teams requests, delivery workers", runServe},
 		{"migrate", "apply database migrations, then exit", runMigrate},
 		{"demo", "run the bridge with local Slack and Telegram emulators and a demo web page; needs no accounts", runDemo},
+		{"bench", "measure throughput, latency and loss against local emulators (flags: bench --help)", runBench},
 		{"version", "print the version", func(context.Context, config.Config, *slog.Logger, []string) error {
 			fmt.Println(versionString())
 			return nil
@@ -80,11 +81,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "\nSettings:\n")
 		config.Usage(stderr)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	rest := args[1:]
+	if cmd.name != "bench" { // bench parses flags of its own
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
 		}
-		return 2
+		rest = fs.Args()
 	}
 	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
@@ -94,7 +99,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := cfg.Logger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cmd.run(ctx, cfg, log, fs.Args()); err != nil {
+	if err := cmd.run(ctx, cfg, log, rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		log.Error(cmd.name+" failed", "err", err)
 		return 1
 	}

@@ -37,6 +37,8 @@ type Message struct {
 	Reactions []string          `json:"reactions,omitempty"`
 	Files     []File            `json:"files,omitempty"`
 	Edited    bool              `json:"edited,omitempty"`
+	// At is when the emulator received the post.
+	At time.Time `json:"-"`
 }
 
 // File is an uploaded file.
@@ -306,7 +308,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, method string,
 			return
 		}
 		m := &Message{Channel: ch, TS: s.nextTS(), ThreadTS: args.Get("thread_ts"), Text: args.Get("text"),
-			User: s.opts.BotUserID, BotID: s.opts.BotID, Blocks: blocks(args.Get("blocks"))}
+			User: s.opts.BotUserID, BotID: s.opts.BotID, Blocks: blocks(args.Get("blocks")), At: time.Now()}
 		if md := args.Get("metadata"); md != "" {
 			m.Metadata = json.RawMessage(md)
 		}
@@ -442,7 +444,7 @@ func (s *Server) find(channel, ts string) *Message {
 func (s *Server) AddUserMessage(channel, threadTS, user, text string) Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := &Message{Channel: channel, TS: s.nextTS(), ThreadTS: threadTS, User: user, UserName: s.users[user], Text: text}
+	m := &Message{Channel: channel, TS: s.nextTS(), ThreadTS: threadTS, User: user, UserName: s.users[user], Text: text, At: time.Now()}
 	s.messages = append(s.messages, m)
 	s.notify()
 	return *m

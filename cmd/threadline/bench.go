@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/threadline/threadline/internal/bench"
+	"github.com/threadline/threadline/internal/config"
+)
+
+// runBench drives load through a Threadline started with the emulators and
+// prints the figures. THREADLINE_DATABASE_URL selects PostgreSQL.
+func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	o := bench.Options{DatabaseURL: cfg.DatabaseURL.Reveal(), Logger: log}
+	fs.IntVar(&o.Customers, "customers", 200, "customers writing at once")
+	fs.IntVar(&o.Messages, "messages", 10, "messages per customer")
+	fs.Float64Var(&o.Rate, "rate", 0, "webhooks per second (0: as fast as the senders go)")
+	fs.IntVar(&o.Senders, "senders", 32, "webhook requests in flight")
+	fs.Float64Var(&o.Duplicates, "duplicates", 0.1, "share of webhooks delivered twice")
+	fs.IntVar(&o.Replies, "replies", 50, "conversations answered by an agent from Slack")
+	fs.BoolVar(&o.Baseline, "baseline", false, "also measure PostgreSQL's raw insert commit rate")
+	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for everything to arrive")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rep, err := bench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	rep.Print(os.Stdout)
+	if rep.Lost+rep.Doubled+rep.Disordered+rep.RepliesLost+rep.RepliesDoubled > 0 {
+		return fmt.Errorf("lost, doubled or reordered messages")
+	}
+	return nil
+}
