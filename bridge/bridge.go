@@ -41,12 +41,15 @@ type Metrics interface {
 	// DeliveryRepeatSuspected counts a send whose earlier attempt may have
 	// been applied: a worker died between starting it and recording it.
 	DeliveryRepeatSuspected(target Target)
+	// DeliveryLatency is how long a delivered item waited since it was stored.
+	DeliveryLatency(target Target, d time.Duration)
 }
 
 type nopMetrics struct{}
 
-func (nopMetrics) DeliveryDone(Target, string)    {}
-func (nopMetrics) DeliveryRepeatSuspected(Target) {}
+func (nopMetrics) DeliveryDone(Target, string)           {}
+func (nopMetrics) DeliveryRepeatSuspected(Target)        {}
+func (nopMetrics) DeliveryLatency(Target, time.Duration) {}
 
 // Bridge is the core service. Create it with New, then register platforms and
 // surfaces before starting job workers.

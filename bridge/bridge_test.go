@@ -530,6 +530,8 @@ func (m *countingMetrics) DeliveryDone(t bridge.Target, outcome string) {
 	m.outcomes[string(t)+":"+outcome]++
 }
 
+func (m *countingMetrics) DeliveryLatency(bridge.Target, time.Duration) {}
+
 func (m *countingMetrics) DeliveryRepeatSuspected(bridge.Target) {
 	m.mu.Lock()
 	m.repeats++

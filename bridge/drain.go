@@ -165,6 +165,9 @@ func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, ext string, reco
 		return fmt.Errorf("record delivery %d: %w", d.ID, err)
 	}
 	b.opts.Metrics.DeliveryDone(d.Target, outcome)
+	if outcome == "delivered" {
+		b.opts.Metrics.DeliveryLatency(d.Target, b.opts.Clock.Now().Sub(d.CreatedAt))
+	}
 	if sendErr != nil {
 		b.log.Warn("delivery attempt failed", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempt", d.Attempts, "outcome", outcome, "err", sendErr)
 	}
@@ -473,4 +476,15 @@ func (b *Bridge) RescueStalledLanes(ctx context.Context, grace time.Duration) (i
 		b.log.Warn("rescued stalled delivery lanes", "lanes", n)
 	}
 	return n, err
+}
+
+// Backlog reports undelivered work per target, for queue metrics.
+func (b *Bridge) Backlog(ctx context.Context) ([]Backlog, error) {
+	var out []Backlog
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		out, err = tx.DeliveryBacklog(ctx)
+		return err
+	})
+	return out, err
 }

@@ -93,6 +93,8 @@ type Tx interface {
 	NextDelivery(ctx context.Context, conv ConversationID, target Target) (Delivery, error)
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	CountDeliveries(ctx context.Context, f DeliveryFilter) (int, error)
+	// DeliveryBacklog sums undelivered items per target, with the oldest.
+	DeliveryBacklog(ctx context.Context) ([]Backlog, error)
 	// ListStalledLanes returns lanes with undelivered items due before the
 	// given time whose lease is free or expired at now: their drain job was
 	// lost (discarded after an outage), so nothing would deliver them.
@@ -209,6 +211,13 @@ type DeliveryFilter struct {
 	ConversationID ConversationID
 	Target         Target
 	Status         DeliveryStatus
+}
+
+// Backlog is the undelivered work of one target.
+type Backlog struct {
+	Target Target
+	Count  int
+	Oldest time.Time
 }
 
 type ClaimLaneParams struct {

@@ -233,7 +233,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err := a.store.StartWorkers(ctx, a.bridge); err != nil {
 		return err
 	}
-	loops := []func(context.Context) error{a.rescueLoop}
+	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop}
 	if a.handler != nil && a.cfg.Slack.AppToken.Set() {
 		client := a.slack.SocketClient(a.cfg.Slack.AppToken.Reveal())
 		loops = append(loops, func(ctx context.Context) error { return a.handler.RunSocketMode(ctx, client) })
@@ -276,6 +276,36 @@ func (a *App) rescueLoop(ctx context.Context) error {
 			if _, err := a.bridge.RescueStalledLanes(ctx, 2*time.Minute); err != nil && ctx.Err() == nil {
 				a.log.Warn("rescue stalled lanes", "err", err)
 			}
+		}
+	}
+}
+
+// backlogLoop keeps the queue depth and age gauges current.
+func (a *App) backlogLoop(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	seen := map[bridge.Target]bool{}
+	for {
+		backlog, err := a.bridge.Backlog(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("queue backlog", "err", err)
+		}
+		now := time.Now()
+		current := map[bridge.Target]bool{}
+		for _, b := range backlog {
+			current[b.Target] = true
+			a.metrics.QueueState(string(b.Target), b.Count, now.Sub(b.Oldest))
+		}
+		for target := range seen {
+			if !current[target] {
+				a.metrics.QueueState(string(target), 0, 0)
+			}
+		}
+		seen = current
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
 		}
 	}
 }

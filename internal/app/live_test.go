@@ -2,7 +2,10 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
+	"strings"
 	"net"
 	"testing"
 	"time"
@@ -83,5 +86,20 @@ func TestNoPublicURL(t *testing.T) {
 	}
 	if sent[0].Text != "Refunded today." {
 		t.Errorf("customer got %q", sent[0].Text)
+	}
+	res, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`threadline_deliveries_total{outcome="delivered",target="chat:slack"}`,
+		`threadline_delivery_latency_seconds_count{target="chat:slack"}`,
+		`threadline_webhooks_total{outcome="reply",source="slack_events"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -520,6 +520,24 @@ func (t *Tx) CountDeliveries(ctx context.Context, f bridge.DeliveryFilter) (int,
 	return n, t.notFound(err, "count deliveries")
 }
 
+func (t *Tx) DeliveryBacklog(ctx context.Context) ([]bridge.Backlog, error) {
+	rows, err := t.ex.Query(ctx, `SELECT target, count(*), min(created_at) FROM deliveries
+		WHERE status IN ('pending', 'sending') GROUP BY target ORDER BY target`)
+	if err != nil {
+		return nil, fmt.Errorf("delivery backlog: %w", err)
+	}
+	defer rows.Close()
+	var out []bridge.Backlog
+	for rows.Next() {
+		var b bridge.Backlog
+		if err := rows.Scan(&b.Target, &b.Count, st(&b.Oldest)); err != nil {
+			return nil, fmt.Errorf("delivery backlog: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
 func (t *Tx) ListStalledLanes(ctx context.Context, dueBefore, now time.Time, limit int) ([]bridge.Job, error) {
 	rows, err := t.ex.Query(ctx, `SELECT DISTINCT d.conversation_id, d.target FROM deliveries d
 		LEFT JOIN lanes l ON l.conversation_id = d.conversation_id AND l.target = d.target

@@ -430,6 +430,9 @@ func testDeliveries(t *testing.T, s Backend) {
 		if _, err := tx.NextDelivery(ctx, c.ID, lane); !errors.Is(err, bridge.ErrNotFound) {
 			t.Errorf("empty lane: err = %v", err)
 		}
+		if b, err := tx.DeliveryBacklog(ctx); err != nil || len(b) != 1 || b[0].Target != bridge.TargetPlatform || b[0].Count != 1 || !b[0].Oldest.Equal(t0) {
+			t.Errorf("DeliveryBacklog = %+v, %v; want the one platform item", b, err)
+		}
 		if n, err := tx.CountDeliveries(ctx, bridge.DeliveryFilter{ConversationID: c.ID, Status: bridge.DeliveryDelivered}); err != nil || n != 3 {
 			t.Errorf("CountDeliveries delivered = %d, %v", n, err)
 		}
