@@ -331,7 +331,7 @@ func (b *Bridge) saveChange(ctx context.Context, tx Tx, actor AgentID, action st
 		return err
 	}
 	for _, s := range b.opts.Surfaces {
-		if err := tx.Enqueue(ctx, Job{ConversationID: after.ID, Target: CardTarget(s)}); err != nil {
+		if err := tx.Enqueue(ctx, Job{ConversationID: after.ID, Target: CardTarget(s), Priority: after.Priority}); err != nil {
 			return err
 		}
 	}
@@ -349,7 +349,7 @@ func (b *Bridge) enqueueChat(ctx context.Context, tx Tx, conv Conversation, kind
 		if s == skip {
 			continue
 		}
-		if err := b.enqueueDelivery(ctx, tx, Delivery{
+		if err := b.enqueueDelivery(ctx, tx, conv.Priority, Delivery{
 			ConversationID: conv.ID, Target: ChatTarget(s), Kind: kind, MessageID: m.ID, Seq: m.Seq, Text: text,
 		}); err != nil {
 			return err
@@ -358,11 +358,11 @@ func (b *Bridge) enqueueChat(ctx context.Context, tx Tx, conv Conversation, kind
 	return nil
 }
 
-func (b *Bridge) enqueueDelivery(ctx context.Context, tx Tx, d Delivery) error {
+func (b *Bridge) enqueueDelivery(ctx context.Context, tx Tx, p Priority, d Delivery) error {
 	now := b.opts.Clock.Now()
 	d.Status, d.CreatedAt, d.NextAttemptAt = DeliveryPending, now, now
 	if _, err := tx.InsertDelivery(ctx, d); err != nil {
 		return err
 	}
-	return tx.Enqueue(ctx, Job{ConversationID: d.ConversationID, Target: d.Target})
+	return tx.Enqueue(ctx, Job{ConversationID: d.ConversationID, Target: d.Target, Priority: p})
 }

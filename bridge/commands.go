@@ -159,7 +159,7 @@ func (b *Bridge) Reply(ctx context.Context, p ReplyParams) (CommandResult, error
 		if err != nil {
 			return CommandResult{}, err
 		}
-		if err := b.enqueueDelivery(ctx, tx, Delivery{
+		if err := b.enqueueDelivery(ctx, tx, conv.Priority, Delivery{
 			ConversationID: conv.ID, Target: TargetPlatform, Kind: KindMessage, MessageID: msg.ID, Seq: msg.Seq,
 		}); err != nil {
 			return CommandResult{}, err

@@ -299,7 +299,7 @@ func (b *Bridge) sendToPlatform(ctx context.Context, d Delivery) (string, record
 		}
 		// Mark delivery on the surfaces that show the agent's message.
 		for _, ref := range refs {
-			if err := b.enqueueDelivery(ctx, tx, Delivery{
+			if err := b.enqueueDelivery(ctx, tx, l.conv.Priority, Delivery{
 				ConversationID: l.conv.ID, Target: ChatTarget(ref.Surface), Kind: KindDelivered, MessageID: l.msg.ID, Seq: seq,
 			}); err != nil {
 				return err

@@ -21,6 +21,8 @@ func (SystemClock) Now() time.Time { return time.Now() }
 type Job struct {
 	ConversationID ConversationID `json:"conversation_id"`
 	Target         Target         `json:"target"`
+	// Priority orders jobs when workers are scarce (a flood): P1 first.
+	Priority Priority `json:"priority,omitempty"`
 }
 
 // PlatformAdapter is the small required interface of a social platform.

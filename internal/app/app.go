@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -114,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		ReopenWindow: cfg.ReopenWindow,
 		Metrics:      a.metrics,
 		Surfaces:     surfaces,
-		Classify:     opts.Classify,
+		Classify:     cmpClassify(opts.Classify, cfg.UrgentKeywords),
 	})
 	if a.telegram != nil {
 		a.bridge.AddPlatform(a.telegram)
@@ -307,5 +308,30 @@ func (a *App) backlogLoop(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+func cmpClassify(given func(string) bridge.Priority, urgent []string) func(string) bridge.Priority {
+	if given != nil {
+		return given
+	}
+	return KeywordClassifier(urgent)
+}
+
+// KeywordClassifier marks a message P1 when it contains one of the words
+// (case-insensitive), else P3. It is the minimal triage that lets urgent
+// conversations overtake a flood; nil when there are no words.
+func KeywordClassifier(words []string) func(string) bridge.Priority {
+	if len(words) == 0 {
+		return nil
+	}
+	return func(text string) bridge.Priority {
+		lower := strings.ToLower(text)
+		for _, w := range words {
+			if strings.Contains(lower, w) {
+				return bridge.P1
+			}
+		}
+		return bridge.P3
 	}
 }

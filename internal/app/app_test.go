@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/internal/app"
 	"github.com/threadline/threadline/internal/config"
 )
@@ -60,5 +61,19 @@ func TestServeWithNoSettings(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("shutdown did not finish")
+	}
+}
+
+func TestKeywordClassifier(t *testing.T) {
+	c := app.KeywordClassifier([]string{"hacked", "fraud"})
+	for text, want := range map[string]bridge.Priority{
+		"My account was HACKED!": bridge.P1, "possible fraud on my card": bridge.P1, "where is my parcel": bridge.P3,
+	} {
+		if got := c(text); got != want {
+			t.Errorf("%q: %s, want %s", text, got, want)
+		}
+	}
+	if app.KeywordClassifier(nil) != nil {
+		t.Error("no words should mean no rule")
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
-	"net"
 	"testing"
 	"time"
 

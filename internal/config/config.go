@@ -51,8 +51,10 @@ type Config struct {
 	ReopenWindow    time.Duration
 	ShutdownTimeout time.Duration
 	MaxBodyBytes    int64
-	Telegram        Telegram
-	Slack           Slack
+	// UrgentKeywords mark a customer message P1 at ingest.
+	UrgentKeywords []string
+	Telegram       Telegram
+	Slack          Slack
 }
 
 // Telegram configures the Telegram adapter; it is off without a token.
@@ -200,6 +202,16 @@ func Keys() []Key {
 					return fmt.Errorf("must be a number of bytes of at least 1024 (got %q)", v)
 				}
 				c.MaxBodyBytes = n
+				return nil
+			}},
+		{"THREADLINE_URGENT_KEYWORDS", "hacked,fraud,scam,stolen,safety,emergency", false, "Comma-separated words that make a customer message P1 (urgent) at ingest; empty turns the rule off.",
+			func(c *Config, v string) error {
+				c.UrgentKeywords = nil
+				for _, w := range strings.Split(v, ",") {
+					if w = strings.ToLower(strings.TrimSpace(w)); w != "" {
+						c.UrgentKeywords = append(c.UrgentKeywords, w)
+					}
+				}
 				return nil
 			}},
 		{"THREADLINE_TELEGRAM_BOT_TOKEN", "", true, "Telegram bot token from @BotFather. Empty: Telegram is off.",

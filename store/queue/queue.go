@@ -25,9 +25,7 @@ type drainArgs struct {
 func (drainArgs) Kind() string { return "threadline_drain" }
 
 // Lane jobs keep their own attempt count per delivery; River's attempts only
-// count infrastructure errors (database down), so allow many.
-func (drainArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 100} }
-
+// count infrastructure errors (database down), so they get many (see Enqueue).
 // Runner works one job; *bridge.RetryAfterError snoozes it without using an
 // attempt.
 type Runner interface {
@@ -85,7 +83,12 @@ func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue[TTx], er
 
 // Enqueue inserts j in tx.
 func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, j bridge.Job) error {
-	_, err := q.insert.InsertTx(ctx, tx, drainArgs{j}, nil)
+	opts := &river.InsertOpts{MaxAttempts: 100}
+	// River's priorities run 1 (first) to 4, as ours do.
+	if j.Priority >= bridge.P1 && j.Priority <= bridge.P4 {
+		opts.Priority = int(j.Priority)
+	}
+	_, err := q.insert.InsertTx(ctx, tx, drainArgs{j}, opts)
 	return err
 }
 

@@ -30,6 +30,8 @@ type Options struct {
 	// PollInterval is how often idle workers look for new jobs: SQLite cannot
 	// notify them.
 	PollInterval time.Duration
+	// Workers is how many jobs run at once (default 8).
+	Workers int
 }
 
 // Store is the embedded bridge.Store.
@@ -79,7 +81,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", opts.Path, err)
 	}
 	driver := riversqlite.New(db)
-	q, err := queue.New(driver, queue.Options{Logger: opts.Logger, PollInterval: opts.PollInterval, PollOnly: true, Workers: 8})
+	if opts.Workers == 0 {
+		opts.Workers = 8
+	}
+	q, err := queue.New(driver, queue.Options{Logger: opts.Logger, PollInterval: opts.PollInterval, PollOnly: true, Workers: opts.Workers})
 	if err != nil {
 		db.Close()
 		return nil, err
