@@ -30,14 +30,24 @@ func scanAccount(r Row) (bridge.Account, error) {
 }
 
 func (t *Tx) UpsertAccount(ctx context.Context, p bridge.UpsertAccountParams) (bridge.Account, error) {
-	// Only write when something changed: ingest calls this for every message.
-	a, err := scanAccount(t.ex.QueryRow(ctx, `INSERT INTO accounts (platform, external_id, display_name, created_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (platform, external_id) DO UPDATE SET display_name = excluded.display_name
-		WHERE excluded.display_name <> '' AND accounts.display_name <> excluded.display_name
-		RETURNING `+accountCols, p.Platform, p.ExternalID, p.DisplayName, ts(time.Now())))
-	if err == nil || !t.d.IsNoRows(err) {
-		return a, t.notFound(err, "upsert account")
+	// Ingest calls this for every message: read first, and write only when
+	// something is new, so concurrent ingests do not queue on the account row.
+	a, err := scanAccount(t.ex.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE platform = $1 AND external_id = $2`, p.Platform, p.ExternalID))
+	switch {
+	case err == nil && (p.DisplayName == "" || p.DisplayName == a.DisplayName):
+		return a, nil
+	case err == nil:
+		a, err = scanAccount(t.ex.QueryRow(ctx, `UPDATE accounts SET display_name = $2 WHERE id = $1 RETURNING `+accountCols, a.ID, p.DisplayName))
+		return a, t.notFound(err, "update account")
+	case !t.d.IsNoRows(err):
+		return a, fmt.Errorf("get account: %w", err)
 	}
+	a, err = scanAccount(t.ex.QueryRow(ctx, `INSERT INTO accounts (platform, external_id, display_name, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (platform, external_id) DO NOTHING RETURNING `+accountCols, p.Platform, p.ExternalID, p.DisplayName, ts(time.Now())))
+	if err == nil || !t.d.IsNoRows(err) {
+		return a, t.notFound(err, "insert account")
+	}
+	// A concurrent transaction inserted it first.
 	a, err = scanAccount(t.ex.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE platform = $1 AND external_id = $2`, p.Platform, p.ExternalID))
 	return a, t.notFound(err, "get account")
 }
