@@ -27,11 +27,37 @@ const maxPerRun = 32
 // and nil when the lane is empty.
 func (b *Bridge) RunJob(ctx context.Context, j Job) error {
 	owner := newOwner()
+	if j.Target.IsCard() {
+		return b.withLane(ctx, j, owner, func() error { return b.refreshCard(ctx, j) })
+	}
+	held, released := false, false
+	defer func() {
+		if held && !released {
+			b.releaseLane(ctx, j, owner)
+		}
+	}()
+	for i := range maxPerRun {
+		res, err := b.deliverNext(ctx, j, owner, i == 0)
+		held = held || res != laneBusy
+		switch {
+		case res == laneBusy:
+			return &RetryAfterError{After: LaneBusyRetry, Err: ErrLaneBusy}
+		case res == laneEmpty:
+			released = true // released in the same transaction that found it empty
+			return err
+		case err != nil:
+			return err
+		}
+	}
+	return &RetryAfterError{After: 0, Err: errors.New("lane has more; yielding")}
+}
+
+// withLane runs fn holding the lane's lease.
+func (b *Bridge) withLane(ctx context.Context, j Job, owner string, fn func() error) error {
 	claimed := false
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
-		now := b.opts.Clock.Now()
 		var err error
-		claimed, err = tx.ClaimLane(ctx, ClaimLaneParams{ConversationID: j.ConversationID, Target: j.Target, Owner: owner, Now: now, Until: now.Add(b.opts.LeaseDuration)})
+		claimed, err = b.claim(ctx, tx, j, owner)
 		return err
 	})
 	if err != nil {
@@ -40,27 +66,25 @@ func (b *Bridge) RunJob(ctx context.Context, j Job) error {
 	if !claimed {
 		return &RetryAfterError{After: LaneBusyRetry, Err: ErrLaneBusy}
 	}
-	defer func() {
-		// Release even when ctx was cancelled by shutdown: an expired lease
-		// would otherwise hold the lane until it runs out.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := b.store.InTx(rctx, func(ctx context.Context, tx Tx) error {
-			return tx.ReleaseLane(ctx, j.ConversationID, j.Target, owner)
-		}); err != nil {
-			b.log.Warn("release lane", "conversation_id", j.ConversationID, "target", j.Target, "err", err)
-		}
-	}()
-	if j.Target.IsCard() {
-		return b.refreshCard(ctx, j)
+	defer b.releaseLane(ctx, j, owner)
+	return fn()
+}
+
+func (b *Bridge) claim(ctx context.Context, tx Tx, j Job, owner string) (bool, error) {
+	now := b.opts.Clock.Now()
+	return tx.ClaimLane(ctx, ClaimLaneParams{ConversationID: j.ConversationID, Target: j.Target, Owner: owner, Now: now, Until: now.Add(b.opts.LeaseDuration)})
+}
+
+// releaseLane gives the lease back even when ctx was cancelled by shutdown:
+// an abandoned lease would hold the lane until it expires.
+func (b *Bridge) releaseLane(ctx context.Context, j Job, owner string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := b.store.InTx(rctx, func(ctx context.Context, tx Tx) error {
+		return tx.ReleaseLane(ctx, j.ConversationID, j.Target, owner)
+	}); err != nil {
+		b.log.Warn("release lane", "conversation_id", j.ConversationID, "target", j.Target, "err", err)
 	}
-	for range maxPerRun {
-		done, err := b.deliverNext(ctx, j, owner)
-		if err != nil || done {
-			return err
-		}
-	}
-	return &RetryAfterError{After: 0, Err: errors.New("lane has more; yielding")}
 }
 
 func newOwner() string {
@@ -69,15 +93,42 @@ func newOwner() string {
 	return hex.EncodeToString(b[:])
 }
 
-// deliverNext delivers the head of the lane. It reports done when the lane
-// is empty.
-func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string) (bool, error) {
+type laneState int
+
+const (
+	laneWorked laneState = iota
+	laneBusy
+	laneEmpty
+)
+
+// deliverNext delivers the head of the lane. One transaction claims (on the
+// first call) or renews the lease, takes the head item, marks it sending and
+// loads what the send needs; the lane is released in the same transaction
+// that finds it empty. So a delivery costs two transactions around its
+// outside call.
+func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first bool) (laneState, error) {
 	var d Delivery
 	var wait time.Duration
+	var l loaded
+	state := laneWorked
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		now := b.opts.Clock.Now()
-		var err error
+		claimed, err := b.claim(ctx, tx, j, owner)
+		if err != nil {
+			return err
+		}
+		if !claimed {
+			if first {
+				state = laneBusy
+				return nil
+			}
+			return fmt.Errorf("lost the lease of lane %d/%s", j.ConversationID, j.Target)
+		}
 		d, err = tx.NextDelivery(ctx, j.ConversationID, j.Target)
+		if errors.Is(err, ErrNotFound) {
+			state = laneEmpty
+			return tx.ReleaseLane(ctx, j.ConversationID, j.Target, owner)
+		}
 		if err != nil {
 			return err
 		}
@@ -93,32 +144,34 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string) (bool, er
 		}
 		d.Status = DeliverySending
 		d.Attempts++
-		if _, err := tx.ClaimLane(ctx, ClaimLaneParams{ConversationID: j.ConversationID, Target: j.Target, Owner: owner, Now: now, Until: now.Add(b.opts.LeaseDuration)}); err != nil {
+		if err := tx.UpdateDelivery(ctx, d); err != nil {
 			return err
 		}
-		return tx.UpdateDelivery(ctx, d)
+		surface, _ := j.Target.Surface()
+		l, err = b.loadTx(ctx, tx, d, surface)
+		return err
 	})
-	if errors.Is(err, ErrNotFound) {
-		return true, nil
-	}
 	if err != nil {
-		return false, fmt.Errorf("next delivery %d/%s: %w", j.ConversationID, j.Target, err)
+		return laneWorked, fmt.Errorf("next delivery %d/%s: %w", j.ConversationID, j.Target, err)
+	}
+	if state != laneWorked {
+		return state, nil
 	}
 	if wait > 0 {
-		return false, &RetryAfterError{After: wait, Err: errors.New("waiting for retry backoff")}
+		return laneWorked, &RetryAfterError{After: wait, Err: errors.New("waiting for retry backoff")}
 	}
 
-	ext, record, sendErr := b.deliver(ctx, d)
+	ext, record, sendErr := b.deliver(ctx, d, l)
 	if sendErr != nil && ctx.Err() != nil {
 		// Shut down mid-send: the outcome is unknown, so the row stays
 		// "sending" and the next worker counts a possible repeat.
-		return false, sendErr
+		return laneWorked, sendErr
 	}
 	// Record the outcome even when shutdown has begun: the send happened,
 	// and not recording it is what makes a send repeat.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return false, b.recordOutcome(rctx, d, ext, record, sendErr)
+	return laneWorked, b.recordOutcome(rctx, d, ext, record, sendErr)
 }
 
 // recordFunc writes what a successful delivery leaves behind (chat refs,
@@ -199,9 +252,9 @@ func (b *Bridge) deliveryFailed(ctx context.Context, tx Tx, d Delivery, now time
 }
 
 // deliver performs the outside call for one delivery.
-func (b *Bridge) deliver(ctx context.Context, d Delivery) (string, recordFunc, error) {
+func (b *Bridge) deliver(ctx context.Context, d Delivery, l loaded) (string, recordFunc, error) {
 	if d.Target == TargetPlatform {
-		return b.sendToPlatform(ctx, d)
+		return b.sendToPlatform(ctx, l)
 	}
 	surface, ok := d.Target.Surface()
 	if !ok {
@@ -211,7 +264,7 @@ func (b *Bridge) deliver(ctx context.Context, d Delivery) (string, recordFunc, e
 	if !ok {
 		return "", nil, Permanent(fmt.Errorf("chat surface %q is not connected", surface))
 	}
-	return b.showInChat(ctx, s, d)
+	return b.showInChat(ctx, s, d, l)
 }
 
 // loaded is what a delivery needs to know about its conversation.
@@ -222,6 +275,7 @@ type loaded struct {
 	account  Account
 	customer Identity
 	chat     *ChatThread
+	card     *Card // set when the chat thread is still to be opened
 	sender   string
 }
 
@@ -229,51 +283,62 @@ func (b *Bridge) load(ctx context.Context, d Delivery, surface Surface) (loaded,
 	var l loaded
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		var err error
-		l = loaded{}
-		if l.conv, err = tx.GetConversation(ctx, d.ConversationID); err != nil {
-			return err
-		}
-		if d.MessageID != 0 {
-			if l.msg, err = tx.GetMessage(ctx, d.MessageID); err != nil {
-				return err
-			}
-		}
-		if l.thread, err = tx.GetPlatformThread(ctx, l.conv.PlatformThreadID); err != nil {
-			return err
-		}
-		if l.account, err = tx.GetAccount(ctx, l.conv.AccountID); err != nil {
-			return err
-		}
-		if l.customer, err = tx.GetIdentity(ctx, l.conv.IdentityID); err != nil {
-			return err
-		}
-		l.sender = l.customer.Name
-		if l.msg.SenderAgentID != 0 {
-			agent, err := tx.GetAgent(ctx, l.msg.SenderAgentID)
-			if err != nil {
-				return err
-			}
-			l.sender = agent.Name
-		}
-		if surface != "" {
-			t, err := tx.GetChatThread(ctx, d.ConversationID, surface)
-			switch {
-			case err == nil:
-				l.chat = &t
-			case !errors.Is(err, ErrNotFound):
-				return err
-			}
-		}
-		return nil
+		l, err = b.loadTx(ctx, tx, d, surface)
+		return err
 	})
 	return l, err
 }
 
-func (b *Bridge) sendToPlatform(ctx context.Context, d Delivery) (string, recordFunc, error) {
-	l, err := b.load(ctx, d, "")
-	if err != nil {
-		return "", nil, err
+// loadTx reads what delivering d needs; with a surface, also its chat
+// thread, and the card when the thread is still to be opened.
+func (b *Bridge) loadTx(ctx context.Context, tx Tx, d Delivery, surface Surface) (loaded, error) {
+	var l loaded
+	var err error
+	if l.conv, err = tx.GetConversation(ctx, d.ConversationID); err != nil {
+		return l, err
 	}
+	if d.MessageID != 0 {
+		if l.msg, err = tx.GetMessage(ctx, d.MessageID); err != nil {
+			return l, err
+		}
+	}
+	if l.thread, err = tx.GetPlatformThread(ctx, l.conv.PlatformThreadID); err != nil {
+		return l, err
+	}
+	if l.account, err = tx.GetAccount(ctx, l.conv.AccountID); err != nil {
+		return l, err
+	}
+	if l.customer, err = tx.GetIdentity(ctx, l.conv.IdentityID); err != nil {
+		return l, err
+	}
+	l.sender = l.customer.Name
+	if l.msg.SenderAgentID != 0 {
+		agent, err := tx.GetAgent(ctx, l.msg.SenderAgentID)
+		if err != nil {
+			return l, err
+		}
+		l.sender = agent.Name
+	}
+	if surface == "" {
+		return l, nil
+	}
+	t, err := tx.GetChatThread(ctx, d.ConversationID, surface)
+	switch {
+	case err == nil:
+		l.chat = &t
+	case !errors.Is(err, ErrNotFound):
+		return l, err
+	case d.Kind == KindMessage:
+		card, err := b.card(ctx, tx, l)
+		if err != nil {
+			return l, err
+		}
+		l.card = &card
+	}
+	return l, nil
+}
+
+func (b *Bridge) sendToPlatform(ctx context.Context, l loaded) (string, recordFunc, error) {
 	p, ok := b.platforms[l.conv.Platform]
 	if !ok {
 		return "", nil, Permanent(fmt.Errorf("platform %q is not connected", l.conv.Platform))
@@ -329,31 +394,16 @@ func (b *Bridge) card(ctx context.Context, tx Tx, l loaded) (Card, error) {
 	return c, nil
 }
 
-func (b *Bridge) loadCard(ctx context.Context, l loaded) (Card, error) {
-	var c Card
-	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
-		var err error
-		c, err = b.card(ctx, tx, l)
-		return err
-	})
-	return c, err
-}
-
-func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery) (string, recordFunc, error) {
-	l, err := b.load(ctx, d, s.Surface())
-	if err != nil {
-		return "", nil, err
-	}
+func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery, l loaded) (string, recordFunc, error) {
 	view := MessageView{Message: l.msg, SenderName: l.sender, Platform: l.conv.Platform}
 	if l.chat == nil {
 		if d.Kind != KindMessage {
 			return "", nil, Permanent(fmt.Errorf("no %s thread for conversation %s", s.Surface(), l.conv.Number))
 		}
-		card, err := b.loadCard(ctx, l)
-		if err != nil {
-			return "", nil, err
+		if l.card == nil {
+			return "", nil, fmt.Errorf("card of %s not loaded", l.conv.Number)
 		}
-		t, err := s.OpenThread(ctx, card, view)
+		t, err := s.OpenThread(ctx, *l.card, view)
 		if err != nil {
 			return "", nil, err
 		}
