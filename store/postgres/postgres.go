@@ -29,10 +29,9 @@ type Options struct {
 
 // Store is the PostgreSQL bridge.Store.
 type Store struct {
-	pool   *pgxpool.Pool
-	driver *riverpgxv5.Driver
-	queue  *queue.Queue[pgx.Tx]
-	log    *slog.Logger
+	*queue.Backend[pgx.Tx]
+	pool *pgxpool.Pool
+	log  *slog.Logger
 }
 
 const (
@@ -85,7 +84,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, driver: driver, queue: q, log: opts.Logger}, nil
+	s := &Store{pool: pool, log: opts.Logger}
+	s.Backend = &queue.Backend[pgx.Tx]{Queue: q, Driver: driver, Run: s.runner(), Dialect: "postgres", MigrationLock: migrationLock}
+	return s, nil
 }
 
 type executor struct{ tx pgx.Tx }
@@ -125,7 +126,7 @@ func (s *Store) rawTx(ctx context.Context, fn func(ctx context.Context, tx pgx.T
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx bridge.Tx) error) error {
 	return s.rawTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		return fn(ctx, sqlstore.NewTx(executor{tx}, dialect, func(ctx context.Context, j bridge.Job) error {
-			return s.queue.Enqueue(ctx, tx, j)
+			return s.Queue.Enqueue(ctx, tx, j)
 		}))
 	})
 }
@@ -141,33 +142,6 @@ func (s *Store) runner() sqlstore.TxRunner {
 
 // migrationLock serializes replicas that migrate at the same time.
 const migrationLock = `SELECT pg_advisory_xact_lock(7370726)`
-
-// Migrate applies Threadline's and River's migrations.
-func (s *Store) Migrate(ctx context.Context) ([]string, error) {
-	applied, err := sqlstore.Migrate(ctx, s.runner(), "postgres", migrationLock)
-	if err != nil {
-		return applied, err
-	}
-	return applied, queue.Migrate(ctx, s.driver)
-}
-
-// Pending lists migrations not yet applied.
-func (s *Store) Pending(ctx context.Context) ([]string, error) {
-	pending, err := sqlstore.PendingMigrations(ctx, s.runner(), "postgres")
-	if err != nil {
-		return nil, err
-	}
-	river, err := queue.Pending(ctx, s.driver)
-	return append(pending, river...), err
-}
-
-// StartWorkers begins working jobs with runner.
-func (s *Store) StartWorkers(ctx context.Context, runner queue.Runner) error {
-	return s.queue.Start(ctx, runner)
-}
-
-// StopWorkers lets running jobs finish until ctx ends.
-func (s *Store) StopWorkers(ctx context.Context) error { return s.queue.Stop(ctx) }
 
 // Close closes the pool.
 func (s *Store) Close() error {

@@ -36,10 +36,9 @@ type Options struct {
 
 // Store is the embedded bridge.Store.
 type Store struct {
-	db     *sql.DB
-	driver *riversqlite.Driver
-	queue  *queue.Queue[*sql.Tx]
-	log    *slog.Logger
+	*queue.Backend[*sql.Tx]
+	db  *sql.DB
+	log *slog.Logger
 }
 
 var dialect = sqlstore.Dialect{
@@ -89,7 +88,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, driver: driver, queue: q, log: opts.Logger}, nil
+	s := &Store{db: db, log: opts.Logger}
+	s.Backend = &queue.Backend[*sql.Tx]{Queue: q, Driver: driver, Run: s.runner(), Dialect: "sqlite"}
+	return s, nil
 }
 
 type executor struct{ tx *sql.Tx }
@@ -137,7 +138,7 @@ func (s *Store) rawTx(ctx context.Context, fn func(ctx context.Context, tx *sql.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx bridge.Tx) error) error {
 	return s.rawTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return fn(ctx, sqlstore.NewTx(executor{tx}, dialect, func(ctx context.Context, j bridge.Job) error {
-			return s.queue.Enqueue(ctx, tx, j)
+			return s.Queue.Enqueue(ctx, tx, j)
 		}))
 	})
 }
@@ -150,33 +151,6 @@ func (s *Store) runner() sqlstore.TxRunner {
 		return s.rawTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, executor{tx}) })
 	}
 }
-
-// Migrate applies Threadline's and River's migrations.
-func (s *Store) Migrate(ctx context.Context) ([]string, error) {
-	applied, err := sqlstore.Migrate(ctx, s.runner(), "sqlite", "")
-	if err != nil {
-		return applied, err
-	}
-	return applied, queue.Migrate(ctx, s.driver)
-}
-
-// Pending lists migrations not yet applied.
-func (s *Store) Pending(ctx context.Context) ([]string, error) {
-	pending, err := sqlstore.PendingMigrations(ctx, s.runner(), "sqlite")
-	if err != nil {
-		return nil, err
-	}
-	river, err := queue.Pending(ctx, s.driver)
-	return append(pending, river...), err
-}
-
-// StartWorkers begins working jobs with runner.
-func (s *Store) StartWorkers(ctx context.Context, runner queue.Runner) error {
-	return s.queue.Start(ctx, runner)
-}
-
-// StopWorkers lets running jobs finish until ctx ends.
-func (s *Store) StopWorkers(ctx context.Context) error { return s.queue.Stop(ctx) }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
