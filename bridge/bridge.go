@@ -40,16 +40,18 @@ type Metrics interface {
 	DeliveryDone(target Target, outcome string)
 	// DeliveryRepeatSuspected counts a send whose earlier attempt may have
 	// been applied: a worker died between starting it and recording it.
-	DeliveryRepeatSuspected(target Target)
+	// Outcome "reconciled" says the surface showed the earlier attempt had
+	// landed, so nothing was sent again; "repeated" that it was sent again.
+	DeliveryRepeatSuspected(target Target, outcome string)
 	// DeliveryLatency is how long a delivered item waited since it was stored.
 	DeliveryLatency(target Target, d time.Duration)
 }
 
 type nopMetrics struct{}
 
-func (nopMetrics) DeliveryDone(Target, string)           {}
-func (nopMetrics) DeliveryRepeatSuspected(Target)        {}
-func (nopMetrics) DeliveryLatency(Target, time.Duration) {}
+func (nopMetrics) DeliveryDone(Target, string)            {}
+func (nopMetrics) DeliveryRepeatSuspected(Target, string) {}
+func (nopMetrics) DeliveryLatency(Target, time.Duration)  {}
 
 // Bridge is the core service. Create it with New, then register platforms and
 // surfaces before starting job workers.

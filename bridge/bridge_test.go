@@ -532,10 +532,18 @@ func (m *countingMetrics) DeliveryDone(t bridge.Target, outcome string) {
 
 func (m *countingMetrics) DeliveryLatency(bridge.Target, time.Duration) {}
 
-func (m *countingMetrics) DeliveryRepeatSuspected(bridge.Target) {
+func (m *countingMetrics) DeliveryRepeatSuspected(_ bridge.Target, outcome string) {
 	m.mu.Lock()
 	m.repeats++
+	m.outcomesLocked("repeat:" + outcome)
 	m.mu.Unlock()
+}
+
+func (m *countingMetrics) outcomesLocked(key string) {
+	if m.outcomes == nil {
+		m.outcomes = map[string]int{}
+	}
+	m.outcomes[key]++
 }
 
 func TestPermanentFailureIsVisibleInThread(t *testing.T) {

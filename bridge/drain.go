@@ -110,6 +110,9 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 	var d Delivery
 	var wait time.Duration
 	var l loaded
+	// uncertain: the last worker started this send and died before
+	// recording its outcome, so the other side may already have it.
+	uncertain := false
 	state := laneWorked
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		now := b.opts.Clock.Now()
@@ -136,12 +139,7 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 			wait = d.NextAttemptAt.Sub(now)
 			return nil
 		}
-		if d.Status == DeliverySending {
-			// The last worker started this send and died before recording
-			// its outcome: the platform may already have it.
-			b.opts.Metrics.DeliveryRepeatSuspected(j.Target)
-			b.log.Warn("repeating a send whose outcome is unknown", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempts", d.Attempts)
-		}
+		uncertain = d.Status == DeliverySending
 		d.Status = DeliverySending
 		d.Attempts++
 		if err := tx.UpdateDelivery(ctx, d); err != nil {
@@ -161,6 +159,16 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 		return laneWorked, &RetryAfterError{After: wait, Err: errors.New("waiting for retry backoff")}
 	}
 
+	if uncertain {
+		if ext, record, ok := b.reconcile(ctx, d, l); ok {
+			b.opts.Metrics.DeliveryRepeatSuspected(j.Target, "reconciled")
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return laneWorked, b.recordOutcome(rctx, d, ext, record, nil)
+		}
+		b.opts.Metrics.DeliveryRepeatSuspected(j.Target, "repeated")
+		b.log.Warn("repeating a send whose outcome is unknown", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempts", d.Attempts)
+	}
 	ext, record, sendErr := b.deliver(ctx, d, l)
 	if sendErr != nil && ctx.Err() != nil {
 		// Shut down mid-send: the outcome is unknown, so the row stays
@@ -207,9 +215,11 @@ func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, ext string, reco
 				return err
 			}
 		default:
+			// A timeout or a 5xx may have been applied: the row stays
+			// "sending", so the retry first asks whether it landed.
 			outcome = "retry"
 			wait := b.opts.Backoff(d.Attempts)
-			d.Status, d.LastError, d.NextAttemptAt = DeliveryPending, sendErr.Error(), now.Add(wait)
+			d.Status, d.LastError, d.NextAttemptAt = DeliverySending, sendErr.Error(), now.Add(wait)
 			retry = &RetryAfterError{After: wait, Err: sendErr}
 		}
 		return tx.UpdateDelivery(ctx, d)
@@ -407,16 +417,7 @@ func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery, l lo
 		if err != nil {
 			return "", nil, err
 		}
-		return t.ThreadRef, func(ctx context.Context, tx Tx, now time.Time) error {
-			t.ConversationID, t.Surface, t.CreatedAt = l.conv.ID, s.Surface(), now
-			if _, err := tx.UpsertChatThread(ctx, t); err != nil {
-				return err
-			}
-			if err := tx.SetLaneCardVersion(ctx, l.conv.ID, CardTarget(s.Surface()), l.conv.Version); err != nil {
-				return err
-			}
-			return tx.AddChatMessageRef(ctx, ChatMessageRef{MessageID: l.msg.ID, Surface: s.Surface(), Channel: t.Channel, Ref: t.ThreadRef})
-		}, nil
+		return t.ThreadRef, b.recordOpened(s.Surface(), l, t), nil
 	}
 	t := *l.chat
 	switch d.Kind {
@@ -537,4 +538,54 @@ func (b *Bridge) Backlog(ctx context.Context) ([]Backlog, error) {
 		return err
 	})
 	return out, err
+}
+
+// reconcile asks a surface that can tell whether an uncertain post of a
+// message landed; when it did, the delivery is recorded with the post found
+// instead of being sent again.
+func (b *Bridge) reconcile(ctx context.Context, d Delivery, l loaded) (string, recordFunc, bool) {
+	surface, ok := d.Target.Surface()
+	if !ok || d.Kind != KindMessage || d.MessageID == 0 {
+		return "", nil, false
+	}
+	r, ok := b.surfaces[surface].(Reconciler)
+	if !ok {
+		return "", nil, false
+	}
+	if l.chat == nil {
+		// The post was the thread's parent.
+		channel := ""
+		if c, ok := b.surfaces[surface].(interface{ Channel() string }); ok {
+			channel = c.Channel()
+		}
+		ref, found, err := r.FindPosted(ctx, channel, "", d.MessageID)
+		if err != nil || !found {
+			return "", nil, false
+		}
+		t := ChatThread{Channel: channel, ThreadRef: ref}
+		return ref, b.recordOpened(surface, l, t), true
+	}
+	ref, found, err := r.FindPosted(ctx, l.chat.Channel, l.chat.ThreadRef, d.MessageID)
+	if err != nil || !found {
+		return "", nil, false
+	}
+	t := *l.chat
+	return ref, func(ctx context.Context, tx Tx, now time.Time) error {
+		return tx.AddChatMessageRef(ctx, ChatMessageRef{MessageID: l.msg.ID, Surface: surface, Channel: t.Channel, Ref: ref})
+	}, true
+}
+
+// recordOpened stores a new chat thread and the parent that shows the
+// conversation's first message.
+func (b *Bridge) recordOpened(surface Surface, l loaded, t ChatThread) recordFunc {
+	return func(ctx context.Context, tx Tx, now time.Time) error {
+		t.ConversationID, t.Surface, t.CreatedAt = l.conv.ID, surface, now
+		if _, err := tx.UpsertChatThread(ctx, t); err != nil {
+			return err
+		}
+		if err := tx.SetLaneCardVersion(ctx, l.conv.ID, CardTarget(surface), l.conv.Version); err != nil {
+			return err
+		}
+		return tx.AddChatMessageRef(ctx, ChatMessageRef{MessageID: l.msg.ID, Surface: surface, Channel: t.Channel, Ref: t.ThreadRef})
+	}
 }

@@ -71,6 +71,15 @@ type ChatSurface interface {
 	MarkDelivered(ctx context.Context, t ChatThread, ref string) error
 }
 
+// Reconciler is an optional ability of a chat surface: finding a message it
+// already posted for a Threadline message (tagged with our id), so a post
+// whose outcome a crash left unknown is recorded instead of repeated.
+type Reconciler interface {
+	// FindPosted returns the chat id of the post showing messageID in the
+	// thread (threadRef empty: among the channel's parents), if any.
+	FindPosted(ctx context.Context, channel, threadRef string, messageID MessageID) (ref string, found bool, err error)
+}
+
 // Card is the neutral model of a conversation's parent message; each surface
 // renders it in its own format.
 type Card struct {

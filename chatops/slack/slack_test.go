@@ -654,3 +654,41 @@ func TestSocketMode(t *testing.T) {
 		t.Errorf("customer got %+v", sent)
 	}
 }
+
+// TestPostWhoseAnswerWasLostIsNotRepeated: Slack applies a post but the
+// answer is lost (a 500 after the fact). The retry finds the post by its
+// metadata instead of posting it twice.
+func TestPostWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
+	r := newRig(t, tlslack.ReplyAuto)
+	r.sl.Inject(slacktest.Fault{Method: "chat.postMessage", Count: 1, Code: 500, Applied: true})
+	r.customer("first, answer lost")
+	parent := r.parent()
+	r.sl.Inject(slacktest.Fault{Method: "chat.postMessage", Count: 1, Code: 500, Applied: true})
+	r.customer("second, answer lost too")
+	r.customer("third")
+	r.waitSlack("third message shown", func(s *slacktest.Server) bool {
+		for _, m := range s.Messages(channel) {
+			if strings.Contains(m.Text, "third") {
+				return true
+			}
+		}
+		return false
+	})
+	var parents, seconds int
+	for _, m := range r.sl.Messages(channel) {
+		if m.ThreadTS == "" {
+			parents++
+		}
+		if strings.Contains(m.Text, "second, answer lost too") {
+			seconds++
+		}
+	}
+	if parents != 1 || seconds != 1 {
+		t.Errorf("%d parents and %d copies of the second message, want 1 and 1: %+v", parents, seconds, r.sl.Messages(channel))
+	}
+	// The thread works: the parent found by reconciliation is the recorded thread.
+	r.agentSays("U0ANN", parent.TS, "all good")
+	if _, err := r.tg.WaitSent(r.ctx, alice.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+}

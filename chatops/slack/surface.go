@@ -311,3 +311,33 @@ func (s *Surface) UserName(ctx context.Context, userID string) string {
 	s.names.Store(userID, name)
 	return name
 }
+
+var _ bridge.Reconciler = (*Surface)(nil)
+
+// FindPosted implements bridge.Reconciler: it looks for our message id in
+// the metadata of the thread's replies (or of the channel's latest parents).
+// Slack rate-limits these reads hard for new apps, so the bridge asks only
+// when a post's outcome is unknown.
+func (s *Surface) FindPosted(ctx context.Context, channel, threadRef string, id bridge.MessageID) (string, bool, error) {
+	var msgs []slack.Message
+	var err error
+	if threadRef == "" {
+		var res *slack.GetConversationHistoryResponse
+		res, err = s.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: channel, Limit: 50, IncludeAllMetadata: true})
+		if res != nil {
+			msgs = res.Messages
+		}
+	} else {
+		msgs, _, _, err = s.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: channel, Timestamp: threadRef, Limit: 200, IncludeAllMetadata: true})
+	}
+	if err != nil {
+		return "", false, s.classify("conversations.read", err)
+	}
+	want := strconv.FormatInt(int64(id), 10)
+	for _, m := range msgs {
+		if m.Metadata.EventType == "threadline_message" && fmt.Sprint(m.Metadata.EventPayload["message_id"]) == want {
+			return m.Timestamp, true, nil
+		}
+	}
+	return "", false, nil
+}

@@ -41,8 +41,8 @@ func New() *Registry {
 			Name: "threadline_deliveries_total", Help: "Delivery attempts by target lane and outcome (delivered, failed, retry, rate_limited).",
 		}, []string{"target", "outcome"}),
 		repeats: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "threadline_delivery_repeats_suspected_total", Help: "Sends repeated because an earlier attempt's outcome was unknown (worker died mid-send).",
-		}, []string{"target"}),
+			Name: "threadline_delivery_repeats_suspected_total", Help: "Sends whose earlier attempt's outcome was unknown (worker died mid-send): reconciled (found posted, not sent again) or repeated.",
+		}, []string{"target", "outcome"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "threadline_rate_limited_total", Help: "429 answers received from outside APIs.",
 		}, []string{"api"}),
@@ -91,8 +91,8 @@ func (r *Registry) DeliveryDone(t bridge.Target, outcome string) {
 }
 
 // DeliveryRepeatSuspected implements bridge.Metrics.
-func (r *Registry) DeliveryRepeatSuspected(t bridge.Target) {
-	r.repeats.WithLabelValues(laneKind(t)).Inc()
+func (r *Registry) DeliveryRepeatSuspected(t bridge.Target, outcome string) {
+	r.repeats.WithLabelValues(laneKind(t), outcome).Inc()
 }
 
 // DeliveryLatency records how long a delivered item waited since stored.

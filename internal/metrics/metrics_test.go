@@ -16,7 +16,7 @@ func TestExposition(t *testing.T) {
 	r.Webhook("telegram", "stored", 3*time.Millisecond)
 	r.DeliveryDone(bridge.TargetPlatform, "delivered")
 	r.DeliveryDone(bridge.ChatTarget(bridge.SurfaceSlack), "rate_limited")
-	r.DeliveryRepeatSuspected(bridge.TargetPlatform)
+	r.DeliveryRepeatSuspected(bridge.TargetPlatform, "repeated")
 	r.QueueState("platform", 4, 2*time.Second)
 
 	rec := httptest.NewRecorder()
@@ -26,7 +26,7 @@ func TestExposition(t *testing.T) {
 		`threadline_webhooks_total{outcome="stored",source="telegram"} 1`,
 		`threadline_deliveries_total{outcome="delivered",target="platform"} 1`,
 		`threadline_rate_limited_total{api="chat:slack"} 1`,
-		`threadline_delivery_repeats_suspected_total{target="platform"} 1`,
+		`threadline_delivery_repeats_suspected_total{outcome="repeated",target="platform"} 1`,
 		`threadline_queue_depth{lane="platform"} 4`,
 		`threadline_webhook_ack_seconds_bucket{source="telegram",le="0.005"} 1`,
 		`go_goroutines`,

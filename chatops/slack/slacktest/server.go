@@ -382,6 +382,30 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, method string,
 		write(w, map[string]any{"ok": true, "files": done})
 	case "apps.connections.open":
 		write(w, map[string]any{"ok": true, "url": "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/socket"})
+	case "conversations.replies", "conversations.history":
+		ch, ts := args.Get("channel"), args.Get("ts")
+		withMeta := args.Get("include_all_metadata") == "1" || args.Get("include_all_metadata") == "true"
+		var out []map[string]any
+		for _, m := range s.messages {
+			if m.Channel != ch {
+				continue
+			}
+			if method == "conversations.replies" && m.TS != ts && m.ThreadTS != ts {
+				continue
+			}
+			if method == "conversations.history" && m.ThreadTS != "" {
+				continue
+			}
+			v := map[string]any{"type": "message", "ts": m.TS, "text": m.Text, "user": m.User}
+			if m.ThreadTS != "" {
+				v["thread_ts"] = m.ThreadTS
+			}
+			if withMeta && len(m.Metadata) > 0 {
+				v["metadata"] = m.Metadata
+			}
+			out = append(out, v)
+		}
+		write(w, map[string]any{"ok": true, "messages": out, "has_more": false})
 	case "users.info":
 		id := args.Get("user")
 		write(w, map[string]any{"ok": true, "user": map[string]any{"id": id, "name": s.users[id], "real_name": s.users[id]}})
