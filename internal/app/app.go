@@ -44,10 +44,6 @@ type App struct {
 type Options struct {
 	// Clock drives the bridge and the limiters; nil is the wall clock.
 	Clock bridge.Clock
-	// SlackPostInterval and SlackUpdateInterval override Slack pacing.
-	SlackPostInterval, SlackUpdateInterval time.Duration
-	// TelegramChatInterval overrides the per-chat Telegram pace.
-	TelegramChatInterval time.Duration
 	// TelegramPollTimeout overrides the getUpdates long-poll timeout.
 	TelegramPollTimeout time.Duration
 	// Classify sets priorities at ingest.
@@ -149,7 +145,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 func (a *App) connectTelegram(ctx context.Context, opts Options) error {
 	tg, err := telegram.New(telegram.Options{
 		Token: a.cfg.Telegram.BotToken.Reveal(), APIURL: a.cfg.Telegram.APIURL, WebhookSecret: a.cfg.Telegram.WebhookSecret.Reveal(),
-		Logger: a.log, Clock: opts.Clock, Limiter: a.limiter, MinChatInterval: opts.TelegramChatInterval, PollTimeout: opts.TelegramPollTimeout,
+		Logger: a.log, Clock: opts.Clock, Limiter: a.limiter, MinChatInterval: a.cfg.Telegram.ChatInterval, PollTimeout: opts.TelegramPollTimeout,
 	})
 	if err != nil {
 		return err
@@ -171,7 +167,7 @@ func (a *App) connectSlack(ctx context.Context, opts Options) error {
 	s, err := tlslack.New(ctx, tlslack.Options{
 		Token: a.cfg.Slack.BotToken.Reveal(), APIURL: a.cfg.Slack.APIURL, Channel: a.cfg.Slack.Channel, Logger: a.log,
 		Files: files, Limiter: a.limiter, RateLimited: a.metrics.RateLimited,
-		PostInterval: opts.SlackPostInterval, UpdateInterval: opts.SlackUpdateInterval,
+		PostInterval: a.cfg.Slack.PostInterval, UpdateInterval: a.cfg.Slack.UpdateInterval,
 	})
 	if err != nil {
 		return err

@@ -146,6 +146,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		"THREADLINE_TELEGRAM_MODE": "webhook", "THREADLINE_TELEGRAM_WEBHOOK_SECRET": tgSecret,
 		"THREADLINE_SLACK_BOT_TOKEN": sl.Token(), "THREADLINE_SLACK_SIGNING_SECRET": signing,
 		"THREADLINE_SLACK_CHANNEL": channel, "THREADLINE_SLACK_API_URL": sl.URL(),
+		// "When Slack does not throttle": the emulator does not, so
+		// Threadline's own pacing is lifted to measure the pipeline itself.
+		"THREADLINE_SLACK_POST_INTERVAL": "1ns", "THREADLINE_SLACK_UPDATE_INTERVAL": "1ns", "THREADLINE_TELEGRAM_CHAT_INTERVAL": "1ns",
 	}
 	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok && v != "" })
 	if err != nil {
@@ -156,10 +159,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			return Report{}, err
 		}
 	}
-	// "When Slack does not throttle": the emulator does not, so Threadline's
-	// own per-channel pacing is lifted to measure the pipeline itself.
-	a, err := app.New(ctx, cfg, o.Logger, app.Options{SlackPostInterval: time.Nanosecond, SlackUpdateInterval: time.Nanosecond,
-		TelegramChatInterval: time.Nanosecond})
+	a, err := app.New(ctx, cfg, o.Logger, app.Options{})
 	if err != nil {
 		return Report{}, err
 	}

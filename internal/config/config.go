@@ -63,6 +63,8 @@ type Telegram struct {
 	Mode          string // poll or webhook
 	WebhookSecret Secret
 	APIURL        string
+	// ChatInterval paces sends to one chat.
+	ChatInterval time.Duration
 }
 
 // Slack configures the Slack surface; it is off without a bot token.
@@ -73,6 +75,8 @@ type Slack struct {
 	Channel       string
 	APIURL        string
 	ReplyMode     string // auto or explicit
+	// PostInterval paces posts per channel; UpdateInterval chat.update per workspace.
+	PostInterval, UpdateInterval time.Duration
 }
 
 // Key describes one setting.
@@ -227,6 +231,8 @@ func Keys() []Key {
 			secret(func(c *Config) *Secret { return &c.Telegram.WebhookSecret }, nil)},
 		{"THREADLINE_TELEGRAM_API_URL", "https://api.telegram.org", false, "Telegram Bot API base URL.",
 			str(func(c *Config) *string { return &c.Telegram.APIURL }, httpURL)},
+		{"THREADLINE_TELEGRAM_CHAT_INTERVAL", "1s", false, "Least time between two messages to one Telegram chat (Telegram allows about one per second).",
+			duration(func(c *Config) *time.Duration { return &c.Telegram.ChatInterval })},
 		{"THREADLINE_SLACK_BOT_TOKEN", "", true, "Slack bot token (xoxb-...). Empty: Slack is off.",
 			secret(func(c *Config) *Secret { return &c.Slack.BotToken }, prefixed("xoxb-"))},
 		{"THREADLINE_SLACK_SIGNING_SECRET", "", true, "Slack signing secret, verifies /slack/* requests (HTTP mode).",
@@ -239,6 +245,10 @@ func Keys() []Key {
 			str(func(c *Config) *string { return &c.Slack.APIURL }, httpURL)},
 		{"THREADLINE_SLACK_REPLY_MODE", "auto", false, "auto: thread messages go to the customer unless they start with note: or mention a teammate; explicit: only messages starting with reply: go.",
 			str(func(c *Config) *string { return &c.Slack.ReplyMode }, oneOf("auto", "explicit"))},
+		{"THREADLINE_SLACK_POST_INTERVAL", "1s", false, "Least time between two posts to one Slack channel (Slack allows about one per second).",
+			duration(func(c *Config) *time.Duration { return &c.Slack.PostInterval })},
+		{"THREADLINE_SLACK_UPDATE_INTERVAL", "1.2s", false, "Least time between two message updates in the workspace (chat.update allows about 50 a minute).",
+			duration(func(c *Config) *time.Duration { return &c.Slack.UpdateInterval })},
 	}
 }
 
