@@ -24,7 +24,8 @@ type Options struct {
 	Surfaces []Surface
 	// MaxAttempts is how often a delivery is tried before it is marked failed.
 	MaxAttempts int
-	// LeaseDuration bounds how long one worker holds a lane without renewing.
+	// LeaseDuration bounds how long a lane stays blocked when the worker
+	// holding it dies; a live worker renews it while a send is in flight.
 	LeaseDuration time.Duration
 	// Backoff returns the wait before retry number attempt (1-based).
 	Backoff func(attempt int) time.Duration
@@ -78,7 +79,7 @@ func New(store Store, opts Options) *Bridge {
 		opts.MaxAttempts = 8
 	}
 	if opts.LeaseDuration == 0 {
-		opts.LeaseDuration = 2 * time.Minute
+		opts.LeaseDuration = 15 * time.Second
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = ExponentialBackoff(time.Second, 5*time.Minute)

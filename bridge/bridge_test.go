@@ -676,3 +676,20 @@ func TestRescueStalledLanes(t *testing.T) {
 		t.Fatalf("drained lane rescued: n=%d err=%v", n, err)
 	}
 }
+
+// TestReusedPlatformIDDoesNotRepeatTheSend: a platform that answers with a
+// message id the thread already has must not make recording fail (and the
+// send repeat).
+func TestReusedPlatformIDDoesNotRepeatTheSend(t *testing.T) {
+	h := newHarness(t, bridge.Options{})
+	res := h.ingest(h.customer("100", "sent-1", "help")) // the id the fake platform gives its first send
+	h.drain(res.ConversationID)
+	if _, err := h.b.Reply(h.ctx, bridge.ReplyParams{Actor: ann, Ref: bridge.ConversationRef{ID: res.ConversationID}, Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	h.drain(res.ConversationID)
+	h.drain(res.ConversationID)
+	if got := h.platform.texts(); len(got) != 1 {
+		t.Errorf("sent %q, want the reply once", got)
+	}
+}

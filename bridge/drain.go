@@ -169,7 +169,9 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 		b.opts.Metrics.DeliveryRepeatSuspected(j.Target, "repeated")
 		b.log.Warn("repeating a send whose outcome is unknown", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempts", d.Attempts)
 	}
+	stopRenewing := b.keepLease(ctx, j, owner)
 	ext, record, sendErr := b.deliver(ctx, d, l)
+	stopRenewing()
 	if sendErr != nil && ctx.Err() != nil {
 		// Shut down mid-send: the outcome is unknown, so the row stays
 		// "sending" and the next worker counts a possible repeat.
@@ -361,7 +363,20 @@ func (b *Bridge) sendToPlatform(ctx context.Context, l loaded) (string, recordFu
 		return "", nil, err
 	}
 	return res.PlatformMessageID, func(ctx context.Context, tx Tx, now time.Time) error {
-		if err := tx.SetMessageDelivery(ctx, SetMessageDeliveryParams{ID: l.msg.ID, Status: DeliveryDelivered, PlatformMessageID: res.PlatformMessageID}); err != nil {
+		pmid := res.PlatformMessageID
+		if pmid != "" {
+			// A platform id already taken in this thread must not make the
+			// record fail: a failed record is what repeats a send.
+			other, err := tx.FindMessageByPlatformID(ctx, l.msg.PlatformThreadID, pmid)
+			switch {
+			case err == nil && other.ID != l.msg.ID:
+				b.log.Warn("platform reused a message id; stored without it", "conversation_id", l.conv.ID, "platform_message_id", pmid)
+				pmid = ""
+			case err != nil && !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
+		if err := tx.SetMessageDelivery(ctx, SetMessageDeliveryParams{ID: l.msg.ID, Status: DeliveryDelivered, PlatformMessageID: pmid}); err != nil {
 			return err
 		}
 		refs, err := tx.ListChatMessageRefs(ctx, l.msg.ID)
@@ -524,7 +539,7 @@ func (b *Bridge) RescueStalledLanes(ctx context.Context, grace time.Duration) (i
 		return nil
 	})
 	if n > 0 {
-		b.log.Warn("rescued stalled delivery lanes", "lanes", n)
+		b.log.Info("re-enqueued delivery lanes without a live worker", "lanes", n)
 	}
 	return n, err
 }
@@ -587,5 +602,41 @@ func (b *Bridge) recordOpened(surface Surface, l loaded, t ChatThread) recordFun
 			return err
 		}
 		return tx.AddChatMessageRef(ctx, ChatMessageRef{MessageID: l.msg.ID, Surface: surface, Channel: t.Channel, Ref: t.ThreadRef})
+	}
+}
+
+// keepLease renews the lane's lease while a send is in flight, so the lease
+// can be short: a dead worker blocks its lane only briefly, and a slow send
+// is never taken over by a second worker.
+func (b *Bridge) keepLease(ctx context.Context, j Job, owner string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(b.opts.LeaseDuration / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+					held, err := b.claim(ctx, tx, j, owner)
+					if err == nil && !held {
+						err = errors.New("lease taken over")
+					}
+					return err
+				})
+				if err != nil && ctx.Err() == nil {
+					b.log.Warn("renew lane lease", "conversation_id", j.ConversationID, "target", j.Target, "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
 	}
 }

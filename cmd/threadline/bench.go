@@ -25,8 +25,28 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	fs.IntVar(&o.Replies, "replies", 50, "conversations answered by an agent from Slack")
 	fs.BoolVar(&o.Baseline, "baseline", false, "also measure PostgreSQL's raw insert commit rate")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for everything to arrive")
+	chaos := fs.Bool("chaos", false, "fault run: kill -9 a child `threadline serve` under load and restart it, with 429s and lost answers from the emulators")
+	kills := fs.Int("kills", 5, "with --chaos: how many kills")
+	killEvery := fs.Duration("kill-every", 2*time.Second, "with --chaos: mean time between kills")
+	faults := fs.Int("faults", 3, "with --chaos: 429s and lost answers injected per API")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *chaos {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		rep, err := bench.Chaos(ctx, bench.ChaosOptions{Binary: exe, DatabaseURL: o.DatabaseURL, Customers: o.Customers, Messages: o.Messages,
+			Replies: o.Replies, Kills: *kills, KillEvery: *killEvery, Faults: *faults, Timeout: o.Timeout, Lease: 2 * time.Second})
+		if err != nil {
+			return err
+		}
+		rep.Print(os.Stdout)
+		if rep.Failed() {
+			return fmt.Errorf("chaos run lost, reordered or repeated without cause")
+		}
+		return nil
 	}
 	rep, err := bench.Run(ctx, o)
 	if err != nil {

@@ -106,12 +106,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		surfaces = append(surfaces, bridge.SurfaceSlack)
 	}
 	a.bridge = bridge.New(st, bridge.Options{
-		Clock:        opts.Clock,
-		Logger:       log,
-		ReopenWindow: cfg.ReopenWindow,
-		Metrics:      a.metrics,
-		Surfaces:     surfaces,
-		Classify:     cmpClassify(opts.Classify, cfg.UrgentKeywords),
+		Clock:         opts.Clock,
+		Logger:        log,
+		ReopenWindow:  cfg.ReopenWindow,
+		LeaseDuration: cfg.DeliveryLease,
+		Metrics:       a.metrics,
+		Surfaces:      surfaces,
+		Classify:      cmpClassify(opts.Classify, cfg.UrgentKeywords),
 	})
 	if a.telegram != nil {
 		a.bridge.AddPlatform(a.telegram)
@@ -261,16 +262,19 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	return errors.Join(serveErr, stopErr)
 }
 
-// rescueLoop re-enqueues lanes whose job the queue gave up on.
+// rescueLoop re-enqueues lanes that have due work and no live worker: the
+// job of a worker killed mid-run stays "running" in the queue until the
+// queue's own rescue, which is far slower than a lease expiring.
 func (a *App) rescueLoop(ctx context.Context) error {
-	t := time.NewTicker(time.Minute)
+	every := a.cfg.DeliveryLease
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if _, err := a.bridge.RescueStalledLanes(ctx, 2*time.Minute); err != nil && ctx.Err() == nil {
+			if _, err := a.bridge.RescueStalledLanes(ctx, every); err != nil && ctx.Err() == nil {
 				a.log.Warn("rescue stalled lanes", "err", err)
 			}
 		}

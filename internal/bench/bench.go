@@ -222,10 +222,13 @@ func migrate(ctx context.Context, cfg config.Config) error {
 	return err
 }
 
+// update builds a customer's Telegram update. Telegram numbers messages per
+// chat for both sides; these ids stay clear of the ones the emulator gives
+// the bot's replies, as Telegram's would.
 func update(id int64, customer, msg int) []byte {
 	user := 900000 + customer
 	b, _ := json.Marshal(map[string]any{"update_id": id, "message": map[string]any{
-		"message_id": msg + 1, "date": time.Now().Unix(), "text": fmt.Sprintf("m%d-%d", customer, msg),
+		"message_id": 1_000_000 + msg, "date": time.Now().Unix(), "text": fmt.Sprintf("m%d-%d", customer, msg),
 		"from": map[string]any{"id": user, "is_bot": false, "first_name": fmt.Sprintf("Customer%d", customer)},
 		"chat": map[string]any{"id": user, "type": "private"},
 	}})

@@ -51,6 +51,9 @@ type Config struct {
 	ReopenWindow    time.Duration
 	ShutdownTimeout time.Duration
 	MaxBodyBytes    int64
+	// DeliveryLease bounds how long a dead worker blocks a conversation's
+	// deliveries.
+	DeliveryLease time.Duration
 	// UrgentKeywords mark a customer message P1 at ingest.
 	UrgentKeywords []string
 	Telegram       Telegram
@@ -208,6 +211,8 @@ func Keys() []Key {
 				c.MaxBodyBytes = n
 				return nil
 			}},
+		{"THREADLINE_DELIVERY_LEASE", "15s", false, "How long a conversation's deliveries wait when the worker sending them dies; live workers renew it while a send is in flight.",
+			duration(func(c *Config) *time.Duration { return &c.DeliveryLease })},
 		{"THREADLINE_URGENT_KEYWORDS", "hacked,fraud,scam,stolen,safety,emergency", false, "Comma-separated words that make a customer message P1 (urgent) at ingest; empty turns the rule off.",
 			func(c *Config, v string) error {
 				c.UrgentKeywords = nil

@@ -32,6 +32,9 @@ type SentMessage struct {
 	MessageID int64
 	Text      string
 	At        time.Time
+	// AnswerLost says the send was applied but answered with an error (an
+	// injected fault): the bot cannot know it landed.
+	AnswerLost bool
 }
 
 // Fault makes the next calls of a method fail.
@@ -240,6 +243,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail(rec, 404, "Not Found: method not found")
 	}
 	if fault != nil { // applied, then the answer was lost
+		if method == "sendMessage" {
+			var a struct {
+				Result struct {
+					MessageID int64 `json:"message_id"`
+					Chat      struct {
+						ID int64 `json:"id"`
+					} `json:"chat"`
+				} `json:"result"`
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &a)
+			s.mu.Lock()
+			for i := range s.sent {
+				if s.sent[i].ChatID == a.Result.Chat.ID && s.sent[i].MessageID == a.Result.MessageID {
+					s.sent[i].AnswerLost = true
+				}
+			}
+			s.mu.Unlock()
+		}
 		s.failWith(w, *fault)
 		return
 	}

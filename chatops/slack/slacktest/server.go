@@ -39,6 +39,9 @@ type Message struct {
 	Edited    bool              `json:"edited,omitempty"`
 	// At is when the emulator received the post.
 	At time.Time `json:"-"`
+	// AnswerLost says the post was applied but its answer replaced by an
+	// error (an injected fault): the sender cannot know it landed.
+	AnswerLost bool `json:"-"`
 }
 
 // File is an uploaded file.
@@ -268,6 +271,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rec := httptest.NewRecorder()
 	s.dispatch(rec, r, method, args)
 	if fault != nil {
+		if method == "chat.postMessage" {
+			var posted struct {
+				Channel string `json:"channel"`
+				TS      string `json:"ts"`
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &posted)
+			s.mu.Lock()
+			if m := s.find(posted.Channel, posted.TS); m != nil {
+				m.AnswerLost = true
+			}
+			s.mu.Unlock()
+		}
 		failWith(w, *fault)
 		return
 	}
