@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/internal/bench"
+	"github.com/threadline/threadline/internal/testenv"
 )
 
 // TestChaosShort kills Threadline with SIGKILL three times under load while
@@ -24,20 +25,28 @@ func TestChaosShort(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	rep, err := bench.Chaos(ctx, bench.ChaosOptions{Binary: bin, Customers: 10, Messages: 6, Replies: 5, Kills: 3,
-		KillEvery: 700 * time.Millisecond, Faults: 2, Timeout: 2 * time.Minute, Lease: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	stores := map[string]func(t *testing.T) string{
+		"sqlite":   func(*testing.T) string { return "" },
+		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
 	}
-	var out bytes.Buffer
-	rep.Print(&out)
-	t.Logf("\n%s", out.String())
-	if rep.Failed() {
-		t.Errorf("chaos run failed: %+v", rep)
-	}
-	if rep.Kills != 3 {
-		t.Errorf("%d kills, want 3", rep.Kills)
+	for name, url := range stores {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			rep, err := bench.Chaos(ctx, bench.ChaosOptions{Binary: bin, DatabaseURL: url(t), Customers: 10, Messages: 6, Replies: 5, Kills: 3,
+				KillEvery: 700 * time.Millisecond, Faults: 2, Timeout: 2 * time.Minute, Lease: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			rep.Print(&out)
+			t.Logf("\n%s", out.String())
+			if rep.Failed() {
+				t.Errorf("chaos run failed: %+v", rep)
+			}
+			if rep.Kills != 3 {
+				t.Errorf("%d kills, want 3", rep.Kills)
+			}
+		})
 	}
 }
