@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/store/sqlite"
+	"github.com/threadline/threadline/store/storetest/open"
 )
 
 type fakeClock struct {
@@ -147,14 +147,7 @@ type harness struct {
 func newHarness(t *testing.T, opts bridge.Options) *harness {
 	t.Helper()
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := open.SQLite(t, sqlite.Options{})
 	clock := &fakeClock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 	opts.Clock = clock
 	opts.Surfaces = []bridge.Surface{bridge.SurfaceSlack}

@@ -3,17 +3,15 @@ package bridge_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/threadline/threadline/bridge"
-	"github.com/threadline/threadline/internal/testenv"
-	"github.com/threadline/threadline/store/postgres"
 	"github.com/threadline/threadline/store/queue"
 	"github.com/threadline/threadline/store/sqlite"
+	"github.com/threadline/threadline/store/storetest/open"
 )
 
 type workingStore interface {
@@ -70,33 +68,13 @@ func (s *orderedSurface) MarkDelivered(context.Context, bridge.ChatThread, strin
 // message is shown exactly once, in sequence order per conversation.
 func TestQueueKeepsOrderUnderConcurrency(t *testing.T) {
 	backends := map[string]func(t *testing.T) workingStore{
-		"sqlite": func(t *testing.T) workingStore {
-			s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			if _, err := s.Migrate(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
-		"postgres": func(t *testing.T) workingStore {
-			s, err := postgres.Open(context.Background(), postgres.Options{URL: testenv.PostgresURL(t), MaxConns: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			if _, err := s.Migrate(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
+		"sqlite":   func(t *testing.T) workingStore { return open.SQLite(t, sqlite.Options{}) },
+		"postgres": func(t *testing.T) workingStore { return open.Postgres(t, 10) },
 	}
-	for name, open := range backends {
+	for name, openStore := range backends {
 		t.Run(name, func(t *testing.T) {
 			const customers, perCustomer = 5, 12
-			s := open(t)
+			s := openStore(t)
 			surface := &orderedSurface{shown: map[string][]string{}, done: make(chan struct{}, customers*perCustomer)}
 			b := bridge.New(s, bridge.Options{Surfaces: []bridge.Surface{bridge.SurfaceSlack}, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
 			b.AddSurface(surface)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/store/sqlite"
+	"github.com/threadline/threadline/store/storetest/open"
 )
 
 type recordingIngester struct {
@@ -294,18 +294,7 @@ func (c *stepClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func openStore(t *testing.T) *sqlite.Store { return open.SQLite(t, sqlite.Options{}) }
 
 func waitFor(t *testing.T, ch <-chan struct{}, n int) {
 	t.Helper()

@@ -23,10 +23,9 @@ import (
 	"github.com/threadline/threadline/bridge"
 	tlslack "github.com/threadline/threadline/chatops/slack"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
-	"github.com/threadline/threadline/internal/testenv"
-	"github.com/threadline/threadline/store/postgres"
 	"github.com/threadline/threadline/store/queue"
 	"github.com/threadline/threadline/store/sqlite"
+	"github.com/threadline/threadline/store/storetest/open"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -184,33 +183,17 @@ type rigStore interface {
 	Close() error
 }
 
-func openSQLite(t *testing.T) rigStore {
-	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func openSQLite(t *testing.T) rigStore { return open.SQLite(t, sqlite.Options{}) }
 
-func openPostgres(t *testing.T) rigStore {
-	s, err := postgres.Open(context.Background(), postgres.Options{URL: testenv.PostgresURL(t), MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func openPostgres(t *testing.T) rigStore { return open.Postgres(t, 8) }
 
 func newRig(t *testing.T, replyMode string) *rig { return newRigOn(t, replyMode, openSQLite) }
 
-func newRigOn(t *testing.T, replyMode string, open func(t *testing.T) rigStore) *rig {
+func newRigOn(t *testing.T, replyMode string, openStore func(t *testing.T) rigStore) *rig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	store := open(t)
-	t.Cleanup(func() { store.Close() })
-	if _, err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t)
 	tg := telegramtest.New(telegramtest.Options{})
 	t.Cleanup(tg.Close)
 	sl := slacktest.New(slacktest.Options{})
@@ -318,8 +301,8 @@ func number(p slacktest.Message) string {
 }
 
 func TestTelegramToSlackAndBack(t *testing.T) {
-	for name, open := range map[string]func(*testing.T) rigStore{"sqlite": openSQLite, "postgres": openPostgres} {
-		t.Run(name, func(t *testing.T) { testRoundTrip(t, newRigOn(t, tlslack.ReplyAuto, open)) })
+	for name, openStore := range map[string]func(*testing.T) rigStore{"sqlite": openSQLite, "postgres": openPostgres} {
+		t.Run(name, func(t *testing.T) { testRoundTrip(t, newRigOn(t, tlslack.ReplyAuto, openStore)) })
 	}
 }
 

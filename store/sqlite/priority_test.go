@@ -2,12 +2,12 @@ package sqlite_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/store/sqlite"
+	"github.com/threadline/threadline/store/storetest/open"
 )
 
 type orderRunner struct{ ran chan bridge.Job }
@@ -22,14 +22,7 @@ func (r orderRunner) RunJob(_ context.Context, j bridge.Job) error {
 func TestUrgentJobsRunFirst(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db"), Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := open.SQLite(t, sqlite.Options{Workers: 1})
 	jobs := []bridge.Job{
 		{ConversationID: 1, Target: bridge.TargetPlatform, Priority: bridge.P3},
 		{ConversationID: 2, Target: bridge.TargetPlatform, Priority: bridge.P3},
