@@ -42,11 +42,17 @@ type ChaosOptions struct {
 	// Lease is THREADLINE_DELIVERY_LEASE for the child: how long a kill
 	// blocks the lanes it held.
 	Lease time.Duration
+	// Late is how long after the first delivery every webhook and Slack
+	// event is delivered again, standing in for Slack's retries after 1 and
+	// 5 minutes and Telegram's and Meta's hours-later ones.
+	Late time.Duration
 }
 
 // ChaosReport counts what survived.
 type ChaosReport struct {
-	Kills            int
+	Kills int
+	// Redelivered counts the extra deliveries of webhooks and Slack events.
+	Redelivered      int
 	Lost, Disordered int
 	RepliesLost      int
 	// Explained repeats were sent again after a kill or a lost answer left
@@ -67,6 +73,7 @@ func (r ChaosReport) Failed() bool {
 // Print writes the report.
 func (r ChaosReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "kills (SIGKILL + restart)  %d\n", r.Kills)
+	fmt.Fprintf(w, "redeliveries (now + late)  %d\n", r.Redelivered)
 	fmt.Fprintf(w, "messages lost/out of order %d / %d\n", r.Lost, r.Disordered)
 	fmt.Fprintf(w, "replies lost               %d\n", r.RepliesLost)
 	fmt.Fprintf(w, "repeats explained          %d (outcome left unknown by a kill or a lost answer)\n", r.Explained)
@@ -150,6 +157,9 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 	}
 	if o.Lease <= 0 {
 		o.Lease = 15 * time.Second
+	}
+	if o.Late <= 0 {
+		o.Late = time.Second
 	}
 	start := time.Now()
 	tg := telegramtest.New(telegramtest.Options{})
@@ -243,6 +253,25 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 		}
 		return errors.New("webhook never acknowledged")
 	}
+	var late sync.WaitGroup
+	var redelivered, lateErrs int
+	var lateMu sync.Mutex
+	redeliver := func(send func() error) {
+		for _, after := range []time.Duration{0, o.Late} {
+			late.Add(1)
+			go func() {
+				defer late.Done()
+				time.Sleep(after)
+				err := send()
+				lateMu.Lock()
+				redelivered++
+				if err != nil {
+					lateErrs++
+				}
+				lateMu.Unlock()
+			}()
+		}
+	}
 	// Spread the load over the kill window, so kills strike mid-stream.
 	gap := o.KillEvery * time.Duration(max(o.Kills, 1)) / time.Duration(o.Messages+1)
 	var wg sync.WaitGroup
@@ -259,12 +288,16 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 				nextUpdate++
 				id := nextUpdate
 				upMu.Unlock()
-				if err := post(update(id, cust, m)); err != nil {
+				body := update(id, cust, m)
+				if err := post(body); err != nil {
 					errMu.Lock()
 					sendErr = err
 					errMu.Unlock()
 					return
 				}
+				// Every update comes again, at once and late, as platforms
+				// redeliver: it must change nothing.
+				redeliver(func() error { return post(body) })
 				time.Sleep(gap)
 			}
 		}()
@@ -291,16 +324,28 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 		m := sl.AddUserMessage(channel, p.TS, "U0AGENT", fmt.Sprintf("r%d", sentReplies))
 		env := slacktest.EventEnvelope(sl.TeamID(), fmt.Sprintf("EvCHAOS%d", sentReplies), map[string]any{"type": "message",
 			"channel": channel, "user": "U0AGENT", "text": m.Text, "ts": m.TS, "thread_ts": p.TS})
-		for retry := 0; time.Now().Before(deadline); retry++ {
-			if code, err := client.SendEvent(ctx, env, min(retry, 3)); err == nil && code == http.StatusOK {
-				break
+		deliver := func() error {
+			for retry := 0; time.Now().Before(deadline); retry++ {
+				if code, err := client.SendEvent(ctx, env, min(retry, 3)); err == nil && code == http.StatusOK {
+					return nil
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
-			time.Sleep(50 * time.Millisecond)
+			return errors.New("slack event never acknowledged")
 		}
+		if err := deliver(); err != nil {
+			return rep, err
+		}
+		redeliver(deliver)
 		sentReplies++
 	}
 	if err := <-killerDone; err != nil { // every kill struck
 		return rep, err
+	}
+	late.Wait()
+	rep.Redelivered = redelivered
+	if lateErrs > 0 {
+		return rep, fmt.Errorf("%d redeliveries were never acknowledged", lateErrs)
 	}
 	for time.Now().Before(deadline) && distinctReplies(tg) < sentReplies {
 		time.Sleep(20 * time.Millisecond)

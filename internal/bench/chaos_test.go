@@ -34,7 +34,7 @@ func TestChaosShort(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
 			rep, err := bench.Chaos(ctx, bench.ChaosOptions{Binary: bin, DatabaseURL: url(t), Customers: 10, Messages: 6, Replies: 5, Kills: 3,
-				KillEvery: 700 * time.Millisecond, Faults: 2, Timeout: 2 * time.Minute, Lease: 2 * time.Second})
+				KillEvery: 700 * time.Millisecond, Faults: 2, Timeout: 2 * time.Minute, Lease: 2 * time.Second, Late: time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,8 +44,8 @@ func TestChaosShort(t *testing.T) {
 			if rep.Failed() {
 				t.Errorf("chaos run failed: %+v", rep)
 			}
-			if rep.Kills != 3 {
-				t.Errorf("%d kills, want 3", rep.Kills)
+			if rep.Kills != 3 || rep.Redelivered != 2*(10*6+5) {
+				t.Errorf("%d kills and %d redeliveries, want 3 and %d", rep.Kills, rep.Redelivered, 2*(10*6+5))
 			}
 		})
 	}
