@@ -36,6 +36,9 @@ type Options struct {
 	// MinChatInterval paces sends to one chat; Telegram allows about one
 	// message per second per chat.
 	MinChatInterval time.Duration
+	// BotInterval paces all sends of the bot; Telegram allows about 30
+	// messages a second per bot.
+	BotInterval time.Duration
 	// Limiter paces sends across replicas; nil uses an in-process one.
 	Limiter Limiter
 	// PollTimeout is the getUpdates long-poll timeout.
@@ -84,6 +87,9 @@ func New(opts Options) (*Adapter, error) {
 	}
 	if opts.PollTimeout == 0 {
 		opts.PollTimeout = 25 * time.Second
+	}
+	if opts.BotInterval == 0 {
+		opts.BotInterval = time.Second / 30
 	}
 	a := &Adapter{opts: opts, botID: id, log: opts.Logger, http: opts.HTTPClient, limiter: opts.Limiter}
 	if a.limiter == nil {
@@ -228,12 +234,24 @@ func (a *Adapter) Send(ctx context.Context, m bridge.OutboundMessage) (bridge.Se
 	if len([]rune(m.Text)) > 4096 {
 		return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("telegram: message of %d characters is over the 4096 limit", len([]rune(m.Text))))
 	}
-	wait, err := a.limiter.Reserve(ctx, "telegram:chat:"+m.ThreadExternalID, a.opts.MinChatInterval)
-	if err != nil {
-		return bridge.SendResult{}, err
-	}
-	if wait > 0 {
-		return bridge.SendResult{}, &bridge.RetryAfterError{After: wait, Err: errors.New("telegram: pacing sends to one chat")}
+	// The bot-wide budget first: when the chat then says wait, the slot
+	// taken is a thirtieth of a second of the bot's; the other way round a
+	// refused send would waste a whole second of the chat's.
+	for _, pace := range []struct {
+		key      string
+		interval time.Duration
+		what     string
+	}{
+		{"telegram:bot:" + a.botID, a.opts.BotInterval, "pacing the bot's sends"},
+		{"telegram:chat:" + m.ThreadExternalID, a.opts.MinChatInterval, "pacing sends to one chat"},
+	} {
+		wait, err := a.limiter.Reserve(ctx, pace.key, pace.interval)
+		if err != nil {
+			return bridge.SendResult{}, err
+		}
+		if wait > 0 {
+			return bridge.SendResult{}, &bridge.RetryAfterError{After: wait, Err: errors.New("telegram: " + pace.what)}
+		}
 	}
 	var msg struct {
 		MessageID int64 `json:"message_id"`

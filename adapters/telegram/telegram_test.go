@@ -209,11 +209,17 @@ func TestSendMapsTelegramAnswers(t *testing.T) {
 	}
 	// A second message to the same chat within a second waits: the bridge retries.
 	var retry *bridge.RetryAfterError
-	if _, err := a.Send(ctx, msg("42", "again")); !errors.As(err, &retry) || retry.After != time.Second {
-		t.Errorf("paced send: err = %v, want retry after 1s", err)
+	clock.Advance(40 * time.Millisecond) // past the bot-wide pace
+	if _, err := a.Send(ctx, msg("42", "again")); !errors.As(err, &retry) || retry.After != 960*time.Millisecond {
+		t.Errorf("paced send: err = %v, want retry after the rest of the chat's second", err)
 	}
+	// Another chat at once waits only for the bot-wide budget (30/s).
+	if _, err := a.Send(ctx, msg("43", "other chat")); !errors.As(err, &retry) || retry.After > 40*time.Millisecond {
+		t.Errorf("other chat at once: err = %v, want a short bot-wide wait", err)
+	}
+	clock.Advance(40 * time.Millisecond)
 	if _, err := a.Send(ctx, msg("43", "other chat")); err != nil {
-		t.Errorf("other chat is not paced: %v", err)
+		t.Errorf("other chat is not paced per chat: %v", err)
 	}
 	tests := []struct {
 		name  string
