@@ -686,3 +686,22 @@ func TestReusedPlatformIDDoesNotRepeatTheSend(t *testing.T) {
 		t.Errorf("sent %q, want the reply once", got)
 	}
 }
+
+// TestShortPacingWaitIsSleptNotSnoozed: a pacing wait of a fraction of a
+// second is waited out in the same run, so a flood is not slowed by the
+// queue's pickup delay on every send.
+func TestShortPacingWaitIsSleptNotSnoozed(t *testing.T) {
+	h := newHarness(t, bridge.Options{})
+	res := h.ingest(h.customer("100", "1", "help"))
+	h.drain(res.ConversationID)
+	h.platform.fails = []error{&bridge.RetryAfterError{After: 20 * time.Millisecond}, &bridge.RetryAfterError{After: 20 * time.Millisecond}}
+	if _, err := h.b.Reply(h.ctx, bridge.ReplyParams{Actor: ann, Ref: bridge.ConversationRef{ID: res.ConversationID}, Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.b.RunJob(h.ctx, bridge.Job{ConversationID: res.ConversationID, Target: bridge.TargetPlatform}); err != nil {
+		t.Fatalf("run: %v, want the send made after two short waits", err)
+	}
+	if got := h.platform.texts(); len(got) != 1 {
+		t.Errorf("sent %q", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"time"
 )
 
@@ -16,6 +17,16 @@ var ErrLaneBusy = errors.New("delivery lane busy")
 
 // LaneBusyRetry is how soon a job that found its lane busy tries again.
 const LaneBusyRetry = 500 * time.Millisecond
+
+// Pacing waits up to shortWait are slept in the worker, up to
+// shortWaitBudget per delivery; longer ones snooze the job.
+const (
+	shortWait       = 2 * time.Second
+	shortWaitBudget = 20 * time.Second
+)
+
+// maxRunTime bounds one job run, well inside the queue's one-minute timeout.
+const maxRunTime = 30 * time.Second
 
 // maxPerRun bounds the deliveries one job run makes, so a long lane yields
 // to other conversations and stays inside the job timeout.
@@ -36,7 +47,11 @@ func (b *Bridge) RunJob(ctx context.Context, j Job) error {
 			b.releaseLane(ctx, j, owner)
 		}
 	}()
+	start := time.Now()
 	for i := range maxPerRun {
+		if i > 0 && time.Since(start) > maxRunTime {
+			break // yield well inside the queue's job timeout
+		}
 		res, err := b.deliverNext(ctx, j, owner, i == 0)
 		held = held || res != laneBusy
 		switch {
@@ -171,6 +186,21 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 	}
 	stopRenewing := b.keepLease(ctx, j, owner)
 	ext, record, sendErr := b.deliver(ctx, d, l)
+	// A short pacing wait (a Slack channel's second, a Telegram bot's
+	// thirtieth) is slept here: snoozing the job would add the queue's
+	// pickup delay to every send of a flood.
+	for slept := time.Duration(0); slept < shortWaitBudget; {
+		var retry *RetryAfterError
+		if !errors.As(sendErr, &retry) || retry.After > shortWait {
+			break
+		}
+		pause := retry.After + time.Duration(mrand.Int64N(int64(retry.After/5)+1)) // jitter spreads a herd of waiters
+		if !sleep(ctx, pause) {
+			break
+		}
+		slept += pause
+		ext, record, sendErr = b.deliver(ctx, d, l)
+	}
 	stopRenewing()
 	if sendErr != nil && ctx.Err() != nil {
 		// Shut down mid-send: the outcome is unknown, so the row stays
@@ -638,5 +668,17 @@ func (b *Bridge) keepLease(ctx context.Context, j Job, owner string) (stop func(
 	return func() {
 		close(done)
 		<-finished
+	}
+}
+
+// sleep waits d or until ctx ends, and reports whether it waited.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
