@@ -10,7 +10,9 @@ import (
 	"github.com/threadline/threadline/bridge"
 )
 
-// Update is the part of a Bot API Update that Threadline reads.
+// Update is the part of a Bot API Update that Threadline reads. Other kinds
+// (channel posts, callback queries, member changes) decode to an Update with
+// neither message set.
 type Update struct {
 	UpdateID      int64    `json:"update_id"`
 	Message       *Message `json:"message,omitempty"`
@@ -33,7 +35,7 @@ type Message struct {
 // Chat is a Bot API Chat.
 type Chat struct {
 	ID       int64  `json:"id"`
-	Type     string `json:"type"`
+	Type     string `json:"type"` // private, group, supergroup or channel
 	Username string `json:"username,omitempty"`
 }
 
@@ -65,8 +67,22 @@ func DecodeUpdate(body []byte) (Update, error) {
 	return u, nil
 }
 
-// Events turns an update into what the bridge ingests. Only private chats
-// become conversations; other kinds of update yield nothing.
+// ParseUpdate turns one Update (a webhook body, or an element of the
+// getUpdates result) into what the bridge ingests: one event for a customer's
+// message or edit in a private chat, none for everything else. Malformed JSON
+// is an error wrapping bridge.ErrInvalidInput; an update of another kind is
+// not an error.
+func (a *Adapter) ParseUpdate(body []byte) (events []bridge.InboundEvent, updateID int64, err error) {
+	u, err := DecodeUpdate(body)
+	if err != nil {
+		return nil, 0, err
+	}
+	return a.Events(u), u.UpdateID, nil
+}
+
+// Events turns a decoded update into inbound events. Only private chats
+// become conversations: the bot answers customers one to one, never in
+// groups or channels.
 func (a *Adapter) Events(u Update) []bridge.InboundEvent {
 	m, kind := u.Message, bridge.EventMessage
 	if m == nil {
@@ -80,25 +96,26 @@ func (a *Adapter) Events(u Update) []bridge.InboundEvent {
 		text = m.Caption
 	}
 	var atts []bridge.Attachment
-	if n := len(m.Photo); n > 0 {
-		largest := m.Photo[n-1] // sizes come smallest first
-		atts = append(atts, bridge.Attachment{Kind: "photo", Name: "photo.jpg", MIMEType: "image/jpeg", Size: largest.FileSize, PlatformRef: largest.FileID})
+	if p, ok := largest(m.Photo); ok {
+		atts = append(atts, bridge.Attachment{Kind: "photo", Name: "photo.jpg", MIMEType: "image/jpeg", Size: p.FileSize, PlatformRef: p.FileID})
 	}
 	if d := m.Document; d != nil && d.FileID != "" {
 		atts = append(atts, bridge.Attachment{Kind: "document", Name: d.FileName, MIMEType: d.MimeType, Size: d.FileSize, PlatformRef: d.FileID})
 	}
 	if text == "" && len(atts) == 0 {
-		return nil // stickers, locations, ...: nothing an agent can answer yet
+		return nil // stickers, locations, polls: nothing an agent can answer yet
 	}
 	ts := m.Date
 	if kind == bridge.EventEdit && m.EditDate > 0 {
 		ts = m.EditDate
 	}
 	return []bridge.InboundEvent{{
-		Kind:       kind,
+		Kind: kind,
+		// Scoped by bot: update ids are counted per bot, and the bridge
+		// dedupes delivery ids per platform.
 		DeliveryID: "update:" + a.botID + ":" + strconv.FormatInt(u.UpdateID, 10),
 		Platform:   bridge.PlatformTelegram,
-		Account:    bridge.UpsertAccountParams{ExternalID: a.botID, DisplayName: a.username},
+		Account:    bridge.UpsertAccountParams{ExternalID: a.botID, DisplayName: a.Username()},
 		Thread:     strconv.FormatInt(m.Chat.ID, 10),
 		Source:     bridge.SourceDM,
 		Sender: bridge.UpsertIdentityParams{
@@ -111,4 +128,21 @@ func (a *Adapter) Events(u Update) []bridge.InboundEvent {
 		Attachments:       atts,
 		Timestamp:         time.Unix(ts, 0).UTC(),
 	}}
+}
+
+// largest picks the biggest size of a photo. Telegram lists sizes smallest
+// first, but nothing in the API promises it.
+func largest(sizes []PhotoSize) (PhotoSize, bool) {
+	var best PhotoSize
+	found := false
+	for _, s := range sizes {
+		if s.FileID == "" {
+			continue
+		}
+		if !found || s.Width*s.Height > best.Width*best.Height ||
+			(s.Width*s.Height == best.Width*best.Height && s.FileSize > best.FileSize) {
+			best, found = s, true
+		}
+	}
+	return best, found
 }

@@ -1,6 +1,13 @@
 // Package telegramtest is a Telegram Bot API emulator in the spirit of
 // net/http/httptest: a real HTTP server speaking the documented wire format
-// for one bot, with customers that write to it. Tests and the demo use it.
+// for one bot, with customers who write to it. Tests, the demo and the chaos
+// harness use it.
+//
+// It covers what Threadline calls: getMe, getUpdates (long poll, offset
+// confirmation, 409 while a webhook is set or when a newer poll starts),
+// setWebhook and deleteWebhook (updates are then POSTed with the secret
+// header and retried on failure), sendMessage, getFile and file downloads.
+// Faults can be injected per method.
 package telegramtest
 
 import (
@@ -11,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,11 +45,11 @@ type SentMessage struct {
 	AnswerLost bool
 }
 
-// Fault makes the next calls of a method fail.
+// Fault makes the next Count calls of a method fail.
 type Fault struct {
 	Method     string
 	Count      int
-	Code       int // 429 or 5xx
+	Code       int // 429, 5xx, or a 4xx such as 403
 	RetryAfter int // seconds, with 429
 	// Applied makes the call take effect before failing, as a timeout after
 	// the server acted does.
@@ -52,28 +60,40 @@ type Fault struct {
 type Options struct {
 	Token       string // default 123456:TEST-TOKEN
 	BotUsername string // default acme_support_bot
-	// WebhookRetries bounds redelivery of an update the webhook did not 2xx.
+	// WebhookRetries bounds redeliveries of an update the webhook did not
+	// answer with 2xx. Default 5; negative: no retry.
 	WebhookRetries int
+	// WebhookRetryDelay is the wait before the first redelivery; it grows
+	// linearly. Default 20ms.
+	WebhookRetryDelay time.Duration
 }
 
-// Server is a running emulator.
+// Server is a running emulator. Its methods are safe for concurrent use.
 type Server struct {
 	srv   *httptest.Server
 	opts  Options
 	botID int64
 
 	mu         sync.Mutex
-	cond       *sync.Cond
+	cond       *sync.Cond        // signalled on new updates, sends, polls and Close
 	updates    []json.RawMessage // not yet confirmed by an offset
 	nextUpdate int64
 	nextMsgID  map[int64]int64 // per chat, shared by both sides as in Telegram
 	sent       []SentMessage
 	webhookURL string
 	secret     string
-	files      map[string][]byte
+	files      map[string]file   // by file_id
+	paths      map[string]string // file_path -> file_id
+	blocked    map[int64]bool
 	faults     []Fault
 	calls      map[string]int
+	pollGen    int64 // bumped by every getUpdates; an older waiting poll is terminated
 	closed     bool
+}
+
+type file struct {
+	path string
+	body []byte
 }
 
 // New starts an emulator; Close stops it.
@@ -84,21 +104,34 @@ func New(opts Options) *Server {
 	if opts.BotUsername == "" {
 		opts.BotUsername = "acme_support_bot"
 	}
-	if opts.WebhookRetries == 0 {
+	switch {
+	case opts.WebhookRetries == 0:
 		opts.WebhookRetries = 5
+	case opts.WebhookRetries < 0:
+		opts.WebhookRetries = 0
+	}
+	if opts.WebhookRetryDelay == 0 {
+		opts.WebhookRetryDelay = 20 * time.Millisecond
 	}
 	id, _, _ := strings.Cut(opts.Token, ":")
 	botID, _ := strconv.ParseInt(id, 10, 64)
-	s := &Server{opts: opts, botID: botID, nextUpdate: 100000, nextMsgID: map[int64]int64{}, files: map[string][]byte{}, calls: map[string]int{}}
+	s := &Server{
+		opts: opts, botID: botID, nextUpdate: 100000,
+		nextMsgID: map[int64]int64{}, files: map[string]file{}, paths: map[string]string{},
+		blocked: map[int64]bool{}, calls: map[string]int{},
+	}
 	s.cond = sync.NewCond(&s.mu)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
 
-func (s *Server) URL() string   { return s.srv.URL }
+// URL is the API base to configure the adapter with.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Token is the bot token the emulator accepts.
 func (s *Server) Token() string { return s.opts.Token }
 
-// Close stops the server and wakes long polls.
+// Close stops the server and wakes long polls and waiters.
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -115,11 +148,32 @@ func (s *Server) Inject(f Fault) {
 	s.mu.Unlock()
 }
 
-// Calls counts the calls received of a method.
+// Calls counts the calls received of a method (with the right token).
 func (s *Server) Calls(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[method]
+}
+
+// Block has a customer block the bot: sendMessage to their chat answers 403.
+func (s *Server) Block(chatID int64) {
+	s.mu.Lock()
+	s.blocked[chatID] = true
+	s.mu.Unlock()
+}
+
+// Pending counts updates not yet confirmed by a getUpdates offset.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.updates)
+}
+
+// Webhook returns the URL and secret set with setWebhook ("" when none).
+func (s *Server) Webhook() (url, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.webhookURL, s.secret
 }
 
 type answer struct {
@@ -144,11 +198,14 @@ func fail(w http.ResponseWriter, code int, desc string) {
 	reply(w, code, answer{ErrorCode: code, Description: desc})
 }
 
-// params reads a method's parameters from a JSON or form body, or the query.
+// params reads a method's parameters from a JSON or form body, or the query,
+// as the Bot API accepts all three.
 func params(r *http.Request) (map[string]any, error) {
 	out := map[string]any{}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		if err := json.NewDecoder(r.Body).Decode(&out); err != nil && err != io.EOF {
+		dec := json.NewDecoder(r.Body)
+		dec.UseNumber() // chat ids are 52-bit: keep them exact
+		if err := dec.Decode(&out); err != nil && err != io.EOF {
 			return nil, err
 		}
 		return out, nil
@@ -163,14 +220,17 @@ func params(r *http.Request) (map[string]any, error) {
 }
 
 func intParam(p map[string]any, k string) (int64, bool) {
+	var s string
 	switch v := p[k].(type) {
-	case float64:
-		return int64(v), true
+	case json.Number:
+		s = v.String()
 	case string:
-		n, err := strconv.ParseInt(v, 10, 64)
-		return n, err == nil
+		s = v
+	default:
+		return 0, false
 	}
-	return 0, false
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -207,21 +267,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if fault != nil && !fault.Applied {
-		s.failWith(w, *fault)
+		failWith(w, *fault)
 		return
 	}
 	rec := httptest.NewRecorder()
 	switch method {
 	case "getMe":
-		reply(rec, 200, answer{OK: true, Result: User{ID: s.botID, IsBot: true, FirstName: "Acme Support", Username: s.opts.BotUsername}})
+		reply(rec, 200, answer{OK: true, Result: s.bot()})
 	case "getUpdates":
 		s.getUpdates(r.Context(), rec, p)
 	case "setWebhook":
-		s.mu.Lock()
-		s.webhookURL, _ = p["url"].(string)
-		s.secret, _ = p["secret_token"].(string)
-		s.mu.Unlock()
-		reply(rec, 200, answer{OK: true, Result: true, Description: "Webhook was set"})
+		s.setWebhook(rec, p)
 	case "deleteWebhook":
 		s.mu.Lock()
 		s.webhookURL, s.secret = "", ""
@@ -232,36 +288,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case "getFile":
 		id, _ := p["file_id"].(string)
 		s.mu.Lock()
-		_, ok := s.files[id]
+		f, ok := s.files[id]
 		s.mu.Unlock()
 		if !ok {
 			fail(rec, 400, "Bad Request: invalid file_id")
 			break
 		}
-		reply(rec, 200, answer{OK: true, Result: map[string]any{"file_id": id, "file_unique_id": id, "file_path": "documents/" + id}})
+		reply(rec, 200, answer{OK: true, Result: map[string]any{"file_id": id, "file_unique_id": id, "file_size": len(f.body), "file_path": f.path}})
 	default:
 		fail(rec, 404, "Not Found: method not found")
 	}
 	if fault != nil { // applied, then the answer was lost
 		if method == "sendMessage" {
-			var a struct {
-				Result struct {
-					MessageID int64 `json:"message_id"`
-					Chat      struct {
-						ID int64 `json:"id"`
-					} `json:"chat"`
-				} `json:"result"`
-			}
-			_ = json.Unmarshal(rec.Body.Bytes(), &a)
-			s.mu.Lock()
-			for i := range s.sent {
-				if s.sent[i].ChatID == a.Result.Chat.ID && s.sent[i].MessageID == a.Result.MessageID {
-					s.sent[i].AnswerLost = true
-				}
-			}
-			s.mu.Unlock()
+			s.markAnswerLost(rec.Body.Bytes())
 		}
-		s.failWith(w, *fault)
+		failWith(w, *fault)
 		return
 	}
 	for k, v := range rec.Header() {
@@ -271,12 +312,65 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(rec.Body.Bytes())
 }
 
-func (s *Server) failWith(w http.ResponseWriter, f Fault) {
-	if f.Code == http.StatusTooManyRequests {
+func (s *Server) bot() User {
+	return User{ID: s.botID, IsBot: true, FirstName: "Acme Support", Username: s.opts.BotUsername}
+}
+
+func (s *Server) markAnswerLost(answer []byte) {
+	var a struct {
+		Result struct {
+			MessageID int64 `json:"message_id"`
+			Chat      struct {
+				ID int64 `json:"id"`
+			} `json:"chat"`
+		} `json:"result"`
+	}
+	_ = json.Unmarshal(answer, &a)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.sent {
+		if s.sent[i].ChatID == a.Result.Chat.ID && s.sent[i].MessageID == a.Result.MessageID {
+			s.sent[i].AnswerLost = true
+		}
+	}
+}
+
+func failWith(w http.ResponseWriter, f Fault) {
+	switch {
+	case f.Code == http.StatusTooManyRequests:
 		reply(w, 429, answer{ErrorCode: 429, Description: fmt.Sprintf("Too Many Requests: retry after %d", f.RetryAfter), Parameters: &parameters{RetryAfter: f.RetryAfter}})
+	case f.Code == http.StatusForbidden:
+		fail(w, f.Code, "Forbidden: bot was blocked by the user")
+	case f.Code == http.StatusBadRequest:
+		fail(w, f.Code, "Bad Request: chat not found")
+	default:
+		fail(w, f.Code, http.StatusText(f.Code))
+	}
+}
+
+// secretToken is what setWebhook accepts as secret_token.
+var secretToken = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+func (s *Server) setWebhook(w http.ResponseWriter, p map[string]any) {
+	hook, _ := p["url"].(string)
+	secret, _ := p["secret_token"].(string)
+	if secret != "" && !secretToken.MatchString(secret) {
+		fail(w, 400, "Bad Request: secret token contains unallowed characters")
 		return
 	}
-	fail(w, f.Code, "Internal Server Error")
+	s.mu.Lock()
+	// As in Telegram, an empty url removes the webhook.
+	s.webhookURL, s.secret = hook, secret
+	if hook == "" {
+		s.secret = ""
+	}
+	s.cond.Broadcast() // a waiting poll now ends with 409
+	s.mu.Unlock()
+	desc := "Webhook was set"
+	if hook == "" {
+		desc = "Webhook was deleted"
+	}
+	reply(w, 200, answer{OK: true, Result: true, Description: desc})
 }
 
 func (s *Server) sendMessage(w http.ResponseWriter, p map[string]any) {
@@ -294,6 +388,11 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]any) {
 		return
 	}
 	s.mu.Lock()
+	if s.blocked[chatID] {
+		s.mu.Unlock()
+		fail(w, 403, "Forbidden: bot was blocked by the user")
+		return
+	}
 	s.nextMsgID[chatID]++
 	m := SentMessage{ChatID: chatID, MessageID: s.nextMsgID[chatID], Text: text, At: time.Now()}
 	s.sent = append(s.sent, m)
@@ -302,13 +401,17 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]any) {
 	reply(w, 200, answer{OK: true, Result: map[string]any{
 		"message_id": m.MessageID, "date": m.At.Unix(), "text": text,
 		"chat": map[string]any{"id": chatID, "type": "private"},
-		"from": User{ID: s.botID, IsBot: true, FirstName: "Acme Support", Username: s.opts.BotUsername},
+		"from": s.bot(),
 	}})
 }
 
 func (s *Server) getUpdates(ctx context.Context, w http.ResponseWriter, p map[string]any) {
 	offset, _ := intParam(p, "offset")
 	timeout, _ := intParam(p, "timeout")
+	limit, ok := intParam(p, "limit")
+	if !ok || limit < 1 || limit > 100 {
+		limit = 100
+	}
 	deadline := time.Now().Add(time.Duration(timeout) * time.Second)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -324,19 +427,27 @@ func (s *Server) getUpdates(ctx context.Context, w http.ResponseWriter, p map[st
 		}
 	}
 	s.updates = kept
+	s.pollGen++
+	gen := s.pollGen
+	s.cond.Broadcast() // an older poll still waiting is terminated
 	if len(s.updates) == 0 && timeout > 0 {
 		stop := context.AfterFunc(ctx, func() { s.mu.Lock(); s.cond.Broadcast(); s.mu.Unlock() })
 		timer := time.AfterFunc(time.Until(deadline), func() { s.mu.Lock(); s.cond.Broadcast(); s.mu.Unlock() })
-		for len(s.updates) == 0 && time.Now().Before(deadline) && ctx.Err() == nil && !s.closed {
+		for len(s.updates) == 0 && time.Now().Before(deadline) && ctx.Err() == nil && !s.closed && s.webhookURL == "" && s.pollGen == gen {
 			s.cond.Wait()
 		}
 		stop()
 		timer.Stop()
+		switch {
+		case s.pollGen != gen:
+			fail(w, 409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
+			return
+		case s.webhookURL != "":
+			fail(w, 409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+			return
+		}
 	}
-	out := append([]json.RawMessage{}, s.updates...)
-	if len(out) > 100 {
-		out = out[:100]
-	}
+	out := append([]json.RawMessage{}, s.updates[:min(len(s.updates), int(limit))]...)
 	reply(w, 200, answer{OK: true, Result: out})
 }
 
@@ -354,22 +465,31 @@ func (s *Server) serveFile(w http.ResponseWriter, rest string) {
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
 	}
-	id := strings.TrimPrefix(path, "documents/")
 	s.mu.Lock()
-	body, ok := s.files[id]
+	f, ok := s.files[s.paths[path]]
 	s.mu.Unlock()
 	if !ok {
 		http.NotFound(w, nil)
 		return
 	}
-	_, _ = w.Write(body)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, _ = w.Write(f.body)
 }
 
-// Message is what a customer sends.
+// Message is what a customer sends: text, or a caption with a photo or a
+// document.
 type Message struct {
 	Text     string
 	Caption  string
+	Photo    *Photo
 	Document *Document
+}
+
+// Photo is a picture a customer sends. Telegram offers it in several sizes;
+// the emulator offers a thumbnail and the full size, smallest first.
+type Photo struct {
+	Width, Height int
+	Body          []byte // served for the full size
 }
 
 // Document is a file a customer attaches.
@@ -393,6 +513,42 @@ func (s *Server) CustomerEdits(ctx context.Context, from User, messageID int64, 
 	return raw, err
 }
 
+// DeliverUpdate delivers an arbitrary update built from fields (a group
+// message, a callback query, one that does not decode), like CustomerSends
+// does, with the next update_id, which it returns.
+func (s *Server) DeliverUpdate(ctx context.Context, fields map[string]any) (int64, error) {
+	update := map[string]any{}
+	for k, v := range fields {
+		update[k] = v
+	}
+	s.mu.Lock()
+	s.nextUpdate++
+	id := s.nextUpdate
+	update["update_id"] = id
+	raw, err := json.Marshal(update)
+	if err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	hook, secret := s.enqueue(raw)
+	s.mu.Unlock()
+	if hook == "" {
+		return id, nil
+	}
+	return id, s.Post(ctx, raw, secret)
+}
+
+// enqueue queues an update for getUpdates unless a webhook is set, in which
+// case it returns where to post it. s.mu is held.
+func (s *Server) enqueue(raw json.RawMessage) (hook, secret string) {
+	if s.webhookURL != "" {
+		return s.webhookURL, s.secret
+	}
+	s.updates = append(s.updates, raw)
+	s.cond.Broadcast()
+	return "", ""
+}
+
 func (s *Server) deliver(ctx context.Context, from User, m Message, editOf int64) (json.RawMessage, int64, error) {
 	s.mu.Lock()
 	s.nextUpdate++
@@ -406,7 +562,7 @@ func (s *Server) deliver(ctx context.Context, from User, m Message, editOf int64
 	msg := map[string]any{
 		"message_id": msgID, "date": now,
 		"from": from,
-		"chat": map[string]any{"id": from.ID, "type": "private", "first_name": from.FirstName, "username": from.Username},
+		"chat": privateChat(from),
 	}
 	if m.Text != "" {
 		msg["text"] = m.Text
@@ -414,9 +570,18 @@ func (s *Server) deliver(ctx context.Context, from User, m Message, editOf int64
 	if m.Caption != "" {
 		msg["caption"] = m.Caption
 	}
+	if ph := m.Photo; ph != nil {
+		base := fmt.Sprintf("photo-%d-%d", from.ID, msgID)
+		s.addFile(base+"-s", "photos/"+base+"-s.jpg", ph.Body)
+		s.addFile(base, "photos/"+base+".jpg", ph.Body)
+		msg["photo"] = []map[string]any{
+			{"file_id": base + "-s", "file_unique_id": base + "-s", "width": 90, "height": 90 * max(ph.Height, 1) / max(ph.Width, 1), "file_size": len(ph.Body)},
+			{"file_id": base, "file_unique_id": base, "width": ph.Width, "height": ph.Height, "file_size": len(ph.Body)},
+		}
+	}
 	if d := m.Document; d != nil {
 		fileID := fmt.Sprintf("doc-%d-%d", from.ID, msgID)
-		s.files[fileID] = d.Body
+		s.addFile(fileID, "documents/"+fileID, d.Body)
 		msg["document"] = map[string]any{"file_id": fileID, "file_unique_id": fileID, "file_name": d.Name, "mime_type": d.MIMEType, "file_size": len(d.Body)}
 	}
 	key := "message"
@@ -425,11 +590,7 @@ func (s *Server) deliver(ctx context.Context, from User, m Message, editOf int64
 		msg["edit_date"] = now
 	}
 	raw, _ := json.Marshal(map[string]any{"update_id": updateID, key: msg})
-	hook, secret := s.webhookURL, s.secret
-	if hook == "" {
-		s.updates = append(s.updates, raw)
-		s.cond.Broadcast()
-	}
+	hook, secret := s.enqueue(raw)
 	s.mu.Unlock()
 	if hook == "" {
 		return raw, msgID, nil
@@ -437,14 +598,36 @@ func (s *Server) deliver(ctx context.Context, from User, m Message, editOf int64
 	return raw, msgID, s.Post(ctx, raw, secret)
 }
 
-// Post delivers one update to the webhook as Telegram does, retrying a
-// non-2xx answer up to WebhookRetries times.
+// privateChat is the Chat of a user's private chat with the bot.
+func privateChat(u User) map[string]any {
+	c := map[string]any{"id": u.ID, "type": "private", "first_name": u.FirstName}
+	if u.LastName != "" {
+		c["last_name"] = u.LastName
+	}
+	if u.Username != "" {
+		c["username"] = u.Username
+	}
+	return c
+}
+
+// addFile makes a file downloadable. s.mu is held.
+func (s *Server) addFile(id, path string, body []byte) {
+	s.files[id] = file{path: path, body: body}
+	s.paths[path] = id
+}
+
+// Post delivers one update to the webhook as Telegram does, with the secret
+// header, redelivering on a non-2xx answer or a network error up to
+// WebhookRetries times. It returns the last failure.
 func (s *Server) Post(ctx context.Context, update json.RawMessage, secret string) error {
 	s.mu.Lock()
 	hook := s.webhookURL
 	s.mu.Unlock()
+	if hook == "" {
+		return fmt.Errorf("telegramtest: no webhook is set")
+	}
 	var last error
-	for attempt := 0; attempt <= s.opts.WebhookRetries; attempt++ {
+	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook, bytes.NewReader(update))
 		if err != nil {
 			return err
@@ -455,6 +638,7 @@ func (s *Server) Post(ctx context.Context, update json.RawMessage, secret string
 		}
 		res, err := http.DefaultClient.Do(req)
 		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 			if res.StatusCode/100 == 2 {
 				return nil
@@ -462,19 +646,27 @@ func (s *Server) Post(ctx context.Context, update json.RawMessage, secret string
 			err = fmt.Errorf("webhook answered %d", res.StatusCode)
 		}
 		last = err
+		if attempt >= s.opts.WebhookRetries {
+			return fmt.Errorf("telegramtest: gave up after %d deliveries: %w", attempt+1, last)
+		}
+		t := time.NewTimer(time.Duration(attempt+1) * s.opts.WebhookRetryDelay)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		case <-t.C:
 		}
 	}
-	return last
 }
 
 // Sent returns the messages the bot sent to a chat (0: all chats).
 func (s *Server) Sent(chatID int64) []SentMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.sentTo(chatID)
+}
+
+func (s *Server) sentTo(chatID int64) []SentMessage {
 	var out []SentMessage
 	for _, m := range s.sent {
 		if chatID == 0 || m.ChatID == chatID {
@@ -492,17 +684,15 @@ func (s *Server) WaitSent(ctx context.Context, chatID int64, n int) ([]SentMessa
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		var got []SentMessage
-		for _, m := range s.sent {
-			if chatID == 0 || m.ChatID == chatID {
-				got = append(got, m)
-			}
-		}
+		got := s.sentTo(chatID)
 		if len(got) >= n {
 			return got, nil
 		}
-		if ctx.Err() != nil || s.closed {
+		if ctx.Err() != nil {
 			return got, fmt.Errorf("waited for %d messages, got %d: %w", n, len(got), context.Cause(ctx))
+		}
+		if s.closed {
+			return got, fmt.Errorf("waited for %d messages, got %d: emulator closed", n, len(got))
 		}
 		s.cond.Wait()
 	}
