@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -20,8 +21,14 @@ type Options struct {
 	// ReopenWindow is how long after resolve a customer message reopens the
 	// same conversation instead of starting a new one.
 	ReopenWindow time.Duration
-	// Surfaces lists the chat surfaces new conversations are shown on.
+	// Surfaces lists the connected chat surfaces. A conversation is shown
+	// on one of them: the one its thread is on, else for a new conversation
+	// the one RouteSurface picks.
 	Surfaces []Surface
+	// RouteSurface picks the surface of a conversation not shown anywhere
+	// yet, when several are connected; nil, or an answer not in Surfaces,
+	// picks the first of Surfaces.
+	RouteSurface func(c Conversation) Surface
 	// MaxAttempts is how often a delivery is tried before it is marked failed.
 	MaxAttempts int
 	// LeaseDuration bounds how long a lane stays blocked when the worker
@@ -333,7 +340,11 @@ func (b *Bridge) saveChange(ctx context.Context, tx Tx, actor AgentID, action st
 	}); err != nil {
 		return err
 	}
-	for _, s := range b.opts.Surfaces {
+	surfaces, err := b.surfacesOf(ctx, tx, after)
+	if err != nil {
+		return err
+	}
+	for _, s := range surfaces {
 		if err := tx.Enqueue(ctx, Job{ConversationID: after.ID, Target: CardTarget(s), Priority: after.Priority}); err != nil {
 			return err
 		}
@@ -348,7 +359,11 @@ func describe(c Conversation) string {
 // enqueueChat appends a delivery to every chat surface lane except skip (the
 // surface an agent's message came from already shows it).
 func (b *Bridge) enqueueChat(ctx context.Context, tx Tx, conv Conversation, kind DeliveryKind, m Message, text string, skip Surface) error {
-	for _, s := range b.opts.Surfaces {
+	surfaces, err := b.surfacesOf(ctx, tx, conv)
+	if err != nil {
+		return err
+	}
+	for _, s := range surfaces {
 		if s == skip {
 			continue
 		}
@@ -359,6 +374,35 @@ func (b *Bridge) enqueueChat(ctx context.Context, tx Tx, conv Conversation, kind
 		}
 	}
 	return nil
+}
+
+// surfacesOf returns the surfaces a conversation is shown on: those with
+// its thread, else (a new conversation, or one whose thread is still being
+// opened) the routed one. The routing is looked up again until the thread
+// exists, so it must be stable for a conversation.
+func (b *Bridge) surfacesOf(ctx context.Context, tx Tx, conv Conversation) ([]Surface, error) {
+	if len(b.opts.Surfaces) <= 1 {
+		return b.opts.Surfaces, nil
+	}
+	var shown []Surface
+	for _, s := range b.opts.Surfaces {
+		_, err := tx.GetChatThread(ctx, conv.ID, s)
+		switch {
+		case err == nil:
+			shown = append(shown, s)
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+	}
+	if len(shown) > 0 {
+		return shown, nil
+	}
+	if b.opts.RouteSurface != nil {
+		if s := b.opts.RouteSurface(conv); slices.Contains(b.opts.Surfaces, s) {
+			return []Surface{s}, nil
+		}
+	}
+	return b.opts.Surfaces[:1], nil
 }
 
 func (b *Bridge) enqueueDelivery(ctx context.Context, tx Tx, p Priority, d Delivery) error {

@@ -16,19 +16,8 @@ const (
 	ActionReopen  = "threadline_reopen"
 )
 
-var platformNames = map[bridge.Platform]string{
-	bridge.PlatformTelegram: "Telegram", bridge.PlatformMessenger: "Messenger", bridge.PlatformInstagram: "Instagram",
-	bridge.PlatformFacebook: "Facebook", bridge.PlatformX: "X", bridge.PlatformBluesky: "Bluesky", bridge.PlatformReddit: "Reddit",
-	bridge.PlatformLinkedIn: "LinkedIn", bridge.PlatformYouTube: "YouTube", bridge.PlatformGoogle: "Google Business",
-}
-
 // PlatformName is the display name of a platform.
-func PlatformName(p bridge.Platform) string {
-	if n, ok := platformNames[p]; ok {
-		return n
-	}
-	return string(p)
-}
+func PlatformName(p bridge.Platform) string { return p.DisplayName() }
 
 // escape keeps customer text from being read as Slack markup: a customer
 // must not be able to @channel the support team or forge links.

@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,14 +19,13 @@ import (
 	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/chatops/cardtest"
 	tlslack "github.com/threadline/threadline/chatops/slack"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/store/queue"
 	"github.com/threadline/threadline/store/sqlite"
 	"github.com/threadline/threadline/store/storetest/open"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 type fixedClock time.Time
 
@@ -105,33 +102,12 @@ func TestPlainText(t *testing.T) {
 }
 
 func TestRenderCardGolden(t *testing.T) {
-	ann := bridge.Agent{ID: 1, Name: "Ann"}
-	cards := map[string]bridge.Card{
-		"card_open": {Conversation: bridge.Conversation{Number: 1042, Platform: bridge.PlatformTelegram, Status: bridge.StatusOpen, Priority: bridge.P3},
-			Customer: bridge.Identity{Name: "Alice Doe", Handle: "alice_d"}, FirstMessage: "Hi, my order <#1234> hasn't arrived & I'm @channel upset"},
-		"card_claimed": {Conversation: bridge.Conversation{Number: 1043, Platform: bridge.PlatformTelegram, Status: bridge.StatusPending, Priority: bridge.P1},
-			Customer: bridge.Identity{Name: "Bob"}, FirstMessage: "I was hacked", Assignee: &ann},
-		"card_resolved": {Conversation: bridge.Conversation{Number: 1044, Platform: bridge.PlatformInstagram, Status: bridge.StatusResolved, Priority: bridge.P4},
-			Customer: bridge.Identity{ExternalUserID: "991"}, Assignee: &ann},
-	}
-	for name, card := range cards {
-		got, err := json.MarshalIndent(map[string]any{"text": tlslack.CardText(card), "blocks": tlslack.RenderCard(card)}, "", "  ")
+	for _, tc := range cardtest.Cases() {
+		got, err := json.MarshalIndent(map[string]any{"text": tlslack.CardText(tc.Card), "blocks": tlslack.RenderCard(tc.Card)}, "", "  ")
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join("testdata", name+".golden.json")
-		if *update {
-			if err := os.WriteFile(path, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create)", err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("%s differs from %s:\n%s", name, path, got)
-		}
+		cardtest.Golden(t, "testdata", tc.Name, got)
 	}
 }
 

@@ -37,6 +37,7 @@ type App struct {
 	telegram *telegram.Adapter
 	slack    *tlslack.Surface
 	handler  *tlslack.Handler
+	teams    *teamsParts
 	mount    func(r chi.Router)
 }
 
@@ -105,6 +106,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 		surfaces = append(surfaces, bridge.SurfaceSlack)
 	}
+	if cfg.Teams.AppID != "" {
+		a.connectTeams(opts)
+		surfaces = append(surfaces, bridge.SurfaceTeams)
+	}
 	a.bridge = bridge.New(st, bridge.Options{
 		Clock:         opts.Clock,
 		Logger:        log,
@@ -112,6 +117,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		LeaseDuration: cfg.DeliveryLease,
 		Metrics:       a.metrics,
 		Surfaces:      surfaces,
+		RouteSurface:  a.routeSurface,
 		Classify:      cmpClassify(opts.Classify, cfg.UrgentKeywords),
 	})
 	if a.telegram != nil {
@@ -126,10 +132,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			Logger: log, Clock: opts.Clock, Observe: a.metrics.Webhook,
 		})
 	}
-	if a.telegram == nil && a.slack == nil {
-		log.Warn("no social platform and no chat surface connected yet: set THREADLINE_TELEGRAM_BOT_TOKEN and THREADLINE_SLACK_BOT_TOKEN (see README)")
-	} else if a.slack == nil {
-		log.Warn("no chat surface connected: conversations are stored but shown nowhere; set THREADLINE_SLACK_BOT_TOKEN")
+	if a.teams != nil {
+		a.bridge.AddSurface(a.teams.surface)
+	}
+	if a.telegram == nil && len(surfaces) == 0 {
+		log.Warn("no social platform and no chat surface connected yet: set THREADLINE_TELEGRAM_BOT_TOKEN and THREADLINE_SLACK_BOT_TOKEN or THREADLINE_TEAMS_APP_ID (see README)")
+	} else if len(surfaces) == 0 {
+		log.Warn("no chat surface connected: conversations are stored but shown nowhere; set THREADLINE_SLACK_BOT_TOKEN or THREADLINE_TEAMS_APP_ID")
 	} else if a.telegram == nil {
 		log.Warn("no social platform connected: set THREADLINE_TELEGRAM_BOT_TOKEN")
 	}
@@ -191,6 +200,7 @@ func (a *App) routes(r chi.Router) {
 	if a.handler != nil && a.cfg.Slack.SigningSecret.Set() {
 		a.handler.Routes(r)
 	}
+	a.teamsRoutes(r)
 	if a.mount != nil {
 		a.mount(r)
 	}

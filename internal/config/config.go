@@ -58,6 +58,11 @@ type Config struct {
 	UrgentKeywords []string
 	Telegram       Telegram
 	Slack          Slack
+	// Teams settings (issue #9).
+	Teams Teams
+	// DefaultSurface is where new conversations' threads go when Slack and
+	// Teams are both connected.
+	DefaultSurface string
 }
 
 // Telegram configures the Telegram adapter; it is off without a token.
@@ -80,6 +85,19 @@ type Slack struct {
 	ReplyMode     string // auto or explicit
 	// PostInterval paces posts per channel; UpdateInterval chat.update per workspace.
 	PostInterval, UpdateInterval time.Duration
+}
+
+// Teams configures the Microsoft Teams surface; it is off without an app id.
+type Teams struct {
+	AppID       string
+	AppPassword Secret
+	TenantID    string
+	Channel     string // inbox channel id, 19:...@thread.tacv2
+	ServiceURL  string
+	// OpenIDMetadataURL and TokenURL are the Bot Framework's and Entra
+	// ID's; tests point them at teamstest.
+	OpenIDMetadataURL string
+	TokenURL          string // empty: the tenant's token endpoint
 }
 
 // Key describes one setting.
@@ -254,6 +272,23 @@ func Keys() []Key {
 			duration(func(c *Config) *time.Duration { return &c.Slack.PostInterval })},
 		{"THREADLINE_SLACK_UPDATE_INTERVAL", "1.2s", false, "Least time between two message updates in the workspace (chat.update allows about 50 a minute).",
 			duration(func(c *Config) *time.Duration { return &c.Slack.UpdateInterval })},
+		// Teams surface (issue #9).
+		{"THREADLINE_TEAMS_APP_ID", "", false, "Microsoft App ID of the Teams bot (its Azure Bot registration). Empty: Teams is off.",
+			str(func(c *Config) *string { return &c.Teams.AppID }, nil)},
+		{"THREADLINE_TEAMS_APP_PASSWORD", "", true, "Client secret of the bot's app registration; gets the tokens for the Bot Framework connector.",
+			secret(func(c *Config) *Secret { return &c.Teams.AppPassword }, nil)},
+		{"THREADLINE_TEAMS_TENANT_ID", "", false, "Microsoft Entra tenant id of the team with the inbox channel; required with THREADLINE_TEAMS_APP_ID.",
+			str(func(c *Config) *string { return &c.Teams.TenantID }, nil)},
+		{"THREADLINE_TEAMS_CHANNEL", "", false, "Inbox channel id (19:...@thread.tacv2) where new conversations appear as threads.",
+			str(func(c *Config) *string { return &c.Teams.Channel }, nil)},
+		{"THREADLINE_TEAMS_SERVICE_URL", "https://smba.trafficmanager.net/teams/", false, "Bot Framework connector URL for threads Threadline starts, until Teams tells the bot its tenant's (that one is stored and wins).",
+			str(func(c *Config) *string { return &c.Teams.ServiceURL }, httpURL)},
+		{"THREADLINE_TEAMS_OPENID_METADATA_URL", "https://login.botframework.com/v1/.well-known/openidconfiguration", false, "OpenID metadata whose signing keys verify the tokens on /teams/messages.",
+			str(func(c *Config) *string { return &c.Teams.OpenIDMetadataURL }, httpURL)},
+		{"THREADLINE_TEAMS_TOKEN_URL", "", false, "Token endpoint for the connector. Empty: https://login.microsoftonline.com/<THREADLINE_TEAMS_TENANT_ID>/oauth2/v2.0/token (single-tenant bots); multi-tenant bots set https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token.",
+			str(func(c *Config) *string { return &c.Teams.TokenURL }, httpURL)},
+		{"THREADLINE_DEFAULT_SURFACE", "slack", false, "slack or teams: where a new conversation's thread goes when both are configured (with one, that one).",
+			str(func(c *Config) *string { return &c.DefaultSurface }, oneOf("slack", "teams"))},
 	}
 }
 
@@ -333,6 +368,17 @@ func (c Config) validate() error {
 		}
 		if !c.Slack.SigningSecret.Set() && !c.Slack.AppToken.Set() {
 			return &InvalidError{Key: "THREADLINE_SLACK_SIGNING_SECRET", Reason: "required when THREADLINE_SLACK_BOT_TOKEN is set, unless THREADLINE_SLACK_APP_TOKEN selects Socket Mode"}
+		}
+	}
+	if c.Teams.AppID != "" {
+		for _, req := range []struct{ key, v string }{
+			{"THREADLINE_TEAMS_APP_PASSWORD", c.Teams.AppPassword.Reveal()},
+			{"THREADLINE_TEAMS_TENANT_ID", c.Teams.TenantID},
+			{"THREADLINE_TEAMS_CHANNEL", c.Teams.Channel},
+		} {
+			if req.v == "" {
+				return &InvalidError{Key: req.key, Reason: "required when THREADLINE_TEAMS_APP_ID is set"}
+			}
 		}
 	}
 	return nil

@@ -1,0 +1,69 @@
+// Package cardtest holds the one table of conversation cards that every chat
+// surface renders in its golden-file tests, so Slack and Teams are checked
+// against the same cases, and the helper that compares (or, with -update,
+// rewrites) the golden files.
+package cardtest
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/threadline/threadline/bridge"
+)
+
+// update rewrites golden files: go test ./chatops/... -update
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// Case is one card to render.
+type Case struct {
+	Name string
+	Card bridge.Card
+}
+
+// Cases returns the shared table: each status a card can show, with and
+// without an assignee, a customer without a name, and customer text that
+// tries to inject markup.
+func Cases() []Case {
+	ann := bridge.Agent{ID: 1, Name: "Ann"}
+	return []Case{
+		{"card_open", bridge.Card{
+			Conversation: bridge.Conversation{Number: 1042, Platform: bridge.PlatformTelegram, Status: bridge.StatusOpen, Priority: bridge.P3},
+			Customer:     bridge.Identity{Name: "Alice Doe", Handle: "alice_d"},
+			FirstMessage: "Hi, my order <#1234> hasn't arrived & I'm @channel upset",
+		}},
+		{"card_claimed", bridge.Card{
+			Conversation: bridge.Conversation{Number: 1043, Platform: bridge.PlatformTelegram, Status: bridge.StatusPending, Priority: bridge.P1},
+			Customer:     bridge.Identity{Name: "Bob"}, FirstMessage: "I was hacked", Assignee: &ann,
+		}},
+		{"card_resolved", bridge.Card{
+			Conversation: bridge.Conversation{Number: 1044, Platform: bridge.PlatformInstagram, Status: bridge.StatusResolved, Priority: bridge.P4},
+			Customer:     bridge.Identity{ExternalUserID: "991"}, Assignee: &ann,
+		}},
+		{"card_markup", bridge.Card{
+			Conversation: bridge.Conversation{Number: 1045, Platform: bridge.PlatformMessenger, Status: bridge.StatusOpen, Priority: bridge.P2},
+			Customer:     bridge.Identity{Name: "<at>Eve</at> **bold**", Handle: "eve"},
+			FirstMessage: "[click](https://evil.test) <at>General</at> ![x](https://evil.test/p.png)\nsecond line",
+		}},
+	}
+}
+
+// Golden compares got with dir/name.golden.json, rewriting it first when
+// the test runs with -update.
+func Golden(t *testing.T, dir, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join(dir, name+".golden.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from %s:\n%s", name, path, got)
+	}
+}

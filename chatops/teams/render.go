@@ -1,0 +1,195 @@
+package teams
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"strings"
+
+	"github.com/threadline/threadline/bridge"
+)
+
+// Verbs of the card's buttons (Action.Execute verb, and the "verb" field
+// of the Action.Submit fallback's data).
+const (
+	VerbClaim   = "claim"
+	VerbResolve = "resolve"
+	VerbReopen  = "reopen"
+)
+
+var statusLabels = map[bridge.Status]string{
+	bridge.StatusOpen: "🟢 Open", bridge.StatusPending: "⏳ Waiting for customer",
+	bridge.StatusResolved: "✅ Resolved", bridge.StatusClosed: "🔒 Closed",
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func customerName(c bridge.Card) string {
+	if c.Customer.Name != "" {
+		return c.Customer.Name
+	}
+	return "Customer " + c.Customer.ExternalUserID
+}
+
+// markdownEscaper backslash-escapes what Adaptive Card markdown would
+// render, for the few agent-facing values that sit in markdown fields.
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`, `(`, `\(`, `)`, `\)`,
+	"`", "\\`", `#`, `\#`, `~`, `\~`, `<`, `&lt;`, `>`, `&gt;`)
+
+// CardText is the notification and fallback text of a card.
+func CardText(c bridge.Card) string {
+	return fmt.Sprintf("%s %s on %s: %s", c.Conversation.Number, customerName(c), c.Conversation.Platform.DisplayName(),
+		truncate(c.FirstMessage, 150))
+}
+
+// AdaptiveCard is the JSON of an Adaptive Card; elements are maps so the
+// golden files show exactly what Teams receives.
+type AdaptiveCard map[string]any
+
+// RenderCard renders the neutral card as an Adaptive Card. Customer text
+// goes into TextRuns, which Teams never reads as markdown: a customer must
+// not be able to forge links, images or mentions in the agents' channel.
+func RenderCard(c bridge.Card) AdaptiveCard {
+	conv := c.Conversation
+	who := customerName(c)
+	if c.Customer.Handle != "" {
+		who += " (@" + c.Customer.Handle + ")"
+	}
+	assignee := "Unassigned"
+	if c.Assignee != nil {
+		assignee = markdownEscaper.Replace(c.Assignee.Name)
+	}
+	style := "default"
+	if conv.Priority == bridge.P1 {
+		style = "attention"
+	}
+	header := []any{
+		map[string]any{"type": "RichTextBlock", "inlines": []any{
+			textRun("💬 ", false), textRun(truncate(who, 200), true), textRun(" on "+conv.Platform.DisplayName(), false),
+		}},
+	}
+	if c.FirstMessage != "" {
+		header = append(header, map[string]any{"type": "RichTextBlock", "inlines": []any{
+			map[string]any{"type": "TextRun", "text": truncate(c.FirstMessage, 2900), "italic": true},
+		}})
+	}
+	facts := []any{
+		fact("Conversation", conv.Number.String()),
+		fact("Status", statusLabels[conv.Status]),
+		fact("Priority", conv.Priority.String()),
+		fact("Assignee", assignee),
+		fact("Platform", markdownEscaper.Replace(conv.Platform.DisplayName())),
+	}
+	if c.AccountName != "" {
+		facts = append(facts, fact("Account", markdownEscaper.Replace(c.AccountName)))
+	}
+	number := fmt.Sprint(int64(conv.Number))
+	var actions []any
+	switch conv.Status {
+	case bridge.StatusOpen, bridge.StatusPending:
+		if c.Assignee == nil {
+			actions = append(actions, action(VerbClaim, "Claim", number, "positive"))
+		}
+		actions = append(actions, action(VerbResolve, "Resolve", number, ""))
+	default:
+		actions = append(actions, action(VerbReopen, "Reopen", number, ""))
+	}
+	return AdaptiveCard{
+		"type":    "AdaptiveCard",
+		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+		"version": "1.4",
+		"msteams": map[string]any{"width": "Full"},
+		"body": []any{
+			map[string]any{"type": "Container", "style": style, "items": header},
+			map[string]any{"type": "FactSet", "facts": facts},
+		},
+		"actions": actions,
+	}
+}
+
+func textRun(s string, bold bool) map[string]any {
+	r := map[string]any{"type": "TextRun", "text": s}
+	if bold {
+		r["weight"] = "Bolder"
+	}
+	return r
+}
+
+func fact(title, value string) map[string]any {
+	return map[string]any{"title": title, "value": value}
+}
+
+// ActionData is what a card button sends back, in an Action.Execute's data
+// and an Action.Submit's value alike.
+type ActionData struct {
+	Verb         string `json:"verb"`
+	Conversation string `json:"conversation"`
+}
+
+// action is an Action.Execute (Universal Actions: Teams answers with the
+// card our invoke response returns) falling back to Action.Submit on
+// clients without it.
+func action(verb, title, number, style string) map[string]any {
+	data := ActionData{Verb: verb, Conversation: number}
+	a := map[string]any{
+		"type": "Action.Execute", "title": title, "verb": verb, "data": data,
+		"fallback": map[string]any{"type": "Action.Submit", "title": title, "data": data},
+	}
+	if style != "" {
+		a["style"] = style
+	}
+	return a
+}
+
+// cardActivity wraps a card into a message activity.
+func cardActivity(c bridge.Card) (Activity, error) {
+	content, err := json.Marshal(RenderCard(c))
+	if err != nil {
+		return Activity{}, err
+	}
+	return Activity{
+		Type: TypeMessage, Summary: CardText(c),
+		Attachments: []Attachment{{ContentType: ContentTypeAdaptiveCard, Content: content}},
+	}, nil
+}
+
+// MessageText renders a message shown in a thread as Teams' XML (HTML)
+// text format, everything that came from outside escaped.
+func MessageText(m bridge.MessageView) string {
+	var b strings.Builder
+	name := html.EscapeString(m.SenderName)
+	switch m.Message.Direction {
+	case bridge.Inbound:
+		fmt.Fprintf(&b, "<b>%s:</b> ", name)
+	case bridge.Outbound:
+		fmt.Fprintf(&b, "<b>%s</b> (agent): ", name)
+	case bridge.Note:
+		fmt.Fprintf(&b, "📝 <b>%s</b> (internal note): ", name)
+	}
+	b.WriteString(escapeText(m.Message.Text))
+	for _, a := range m.Message.Attachments {
+		label := a.Name
+		if label == "" {
+			label = a.Kind
+		}
+		fmt.Fprintf(&b, "<br>📎 %s", html.EscapeString(label))
+	}
+	if m.Message.EditedAt != nil {
+		b.WriteString(" <i>(edited)</i>")
+	}
+	return b.String()
+}
+
+func escapeText(s string) string {
+	return strings.ReplaceAll(html.EscapeString(truncate(s, 20000)), "\n", "<br>")
+}
+
+func textActivity(text string) Activity {
+	return Activity{Type: TypeMessage, TextFormat: "xml", Text: text}
+}

@@ -1,0 +1,408 @@
+package teams_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/threadline/threadline/adapters/telegram"
+	"github.com/threadline/threadline/adapters/telegram/telegramtest"
+	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/chatops/cardtest"
+	"github.com/threadline/threadline/chatops/teams"
+	"github.com/threadline/threadline/chatops/teams/teamstest"
+	"github.com/threadline/threadline/store/sqlite"
+	"github.com/threadline/threadline/store/storetest/open"
+)
+
+func TestRenderCardGolden(t *testing.T) {
+	for _, tc := range cardtest.Cases() {
+		got, err := json.MarshalIndent(map[string]any{"summary": teams.CardText(tc.Card), "card": teams.RenderCard(tc.Card)}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cardtest.Golden(t, "testdata", tc.Name, got)
+	}
+}
+
+func TestMessageTextEscapes(t *testing.T) {
+	got := teams.MessageText(bridge.MessageView{SenderName: "<at>Eve</at>", Message: bridge.Message{
+		Direction: bridge.Inbound, Text: "<at>General</at> <a href=\"https://evil.test\">x</a>\nline 2"}})
+	want := "<b>&lt;at&gt;Eve&lt;/at&gt;:</b> &lt;at&gt;General&lt;/at&gt; &lt;a href=&#34;https://evil.test&#34;&gt;x&lt;/a&gt;<br>line 2"
+	if got != want {
+		t.Errorf("MessageText = %q\nwant %q", got, want)
+	}
+}
+
+func TestDecodeActivityFixture(t *testing.T) {
+	body, err := os.ReadFile("testdata/activity_thread_mention.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := teams.DecodeActivity(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	channel, root, ok := teams.ThreadRoot(a.Conversation.ID)
+	if !ok || channel != "19:4a95f7d8db4c4e7fae857bcebe0623e6@thread.tacv2" || root != "1732380000000" {
+		t.Errorf("thread root of %q: %q %q %v", a.Conversation.ID, channel, root, ok)
+	}
+	if a.TenantID() != "72f988bf-86f1-41af-91ab-2d7cd011db47" || a.From.AADObjectID == "" {
+		t.Errorf("activity %+v", a)
+	}
+	if len(a.Entities) == 0 || a.Entities[0].Mentioned == nil || a.Entities[0].Mentioned.ID != "28:00000000-1111-2222-3333-444444444444" {
+		t.Errorf("mention entity lost its id: %+v", a.Entities)
+	}
+	for _, bad := range []string{
+		`{}`, `{"type":"message"}`, `{"type":"message","serviceUrl":"ftp://x","conversation":{"id":"c"},"from":{"id":"u"}}`,
+		`{"type":"message","serviceUrl":"https://user:pw@x/","conversation":{"id":"c"},"from":{"id":"u"}}`,
+		`{"type":"message","serviceUrl":"https://x/","conversation":{"id":"c"}}`, `[1]`, `{"type":1}`,
+	} {
+		if _, err := teams.DecodeActivity([]byte(bad)); !errors.Is(err, bridge.ErrInvalidInput) {
+			t.Errorf("DecodeActivity(%s) = %v, want ErrInvalidInput", bad, err)
+		}
+	}
+}
+
+func FuzzDecodeActivity(f *testing.F) {
+	if b, err := os.ReadFile("testdata/activity_thread_mention.json"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"type":"invoke","name":"adaptiveCard/action","serviceUrl":"https://x/","conversation":{"id":"c;messageid=1"},"from":{"id":"u"},"value":{"action":{"verb":"claim"}}}`))
+	f.Add([]byte(`{"type":"conversationUpdate","serviceUrl":"https://x/","conversation":{"id":"c"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		a, err := teams.DecodeActivity(body)
+		if err != nil {
+			return
+		}
+		if a.Type == "" || a.Conversation == nil || a.Conversation.ID == "" || a.ServiceURL == "" {
+			t.Errorf("accepted an activity without type, conversation or serviceUrl: %s", body)
+		}
+		if (a.Type == teams.TypeMessage || a.Type == teams.TypeInvoke) && (a.From == nil || a.From.ID == "") {
+			t.Errorf("accepted a %s without sender: %s", a.Type, body)
+		}
+		_, _, _ = teams.ThreadRoot(a.Conversation.ID)
+		_ = a.TenantID()
+	})
+}
+
+// TestInboundTokens: every request is authenticated before its body is
+// read; a bad token gets 401 and a log line, whatever the body.
+func TestInboundTokens(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	logs := &logBuffer{}
+	learned := map[string]string{}
+	h := teams.NewHandler(teams.HandlerOptions{Auth: newValidator(em, nil), AppID: em.AppID(), TenantID: em.TenantID(),
+		Learner: learnerFunc(func(_ context.Context, tenant, url string) error { learned[tenant] = url; return nil }), Logger: logs.Logger()})
+	r := chi.NewRouter()
+	h.Routes(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	endpoint := srv.URL + "/teams/messages"
+	ctx := context.Background()
+	user := teamstest.User{ID: "29:ann", Name: "Ann"}
+	activity := em.UserMessage(em.Channel()+";messageid=1", user, "hello", true)
+	spec := func(f func(*teamstest.TokenSpec)) string {
+		s := em.ValidSpec()
+		f(&s)
+		return "Bearer " + em.ChannelToken(s)
+	}
+	tests := []struct {
+		name, auth string
+		body       any
+		want       int
+	}{
+		{"tampered", "Bearer " + strings.Replace(em.ChannelToken(em.ValidSpec()), ".", ".x", 1), activity, 401},
+		{"expired", spec(func(s *teamstest.TokenSpec) { s.Expires = time.Now().Add(-time.Hour) }), activity, 401},
+		{"wrong audience", spec(func(s *teamstest.TokenSpec) { s.Audience = "someone-else" }), activity, 401},
+		{"wrong serviceurl", spec(func(s *teamstest.TokenSpec) { s.ServiceURL = "https://evil.test/" }), activity, 401},
+		{"forged", spec(func(s *teamstest.TokenSpec) { s.ForeignKey = true }), activity, 401},
+		{"no token", "", activity, 401},
+		{"garbage body, no token", "", []byte(`{not json`), 401},
+		{"garbage body, good token", "Bearer " + em.ChannelToken(em.ValidSpec()), []byte(`{not json`), 400},
+		{"good", "Bearer " + em.ChannelToken(em.ValidSpec()), activity, 200},
+	}
+	for _, tc := range tests {
+		before := strings.Count(logs.String(), "teams request rejected")
+		code, body, err := teamstest.Deliver(ctx, endpoint, tc.body, tc.auth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.want {
+			t.Errorf("%s: HTTP %d %s, want %d", tc.name, code, body, tc.want)
+		}
+		if rejected := strings.Count(logs.String(), "teams request rejected") > before; rejected != (tc.want == 401) {
+			t.Errorf("%s: log line written = %v, want %v\n%s", tc.name, rejected, tc.want == 401, logs.String())
+		}
+	}
+	if learned[em.TenantID()] != em.ServiceURL() {
+		t.Errorf("service url not learned from the valid activity: %v", learned)
+	}
+	if strings.Contains(logs.String(), em.ChannelToken(em.ValidSpec())[:40]) {
+		t.Error("a token reached the log")
+	}
+}
+
+type learnerFunc func(ctx context.Context, tenant, url string) error
+
+func (f learnerFunc) Learn(ctx context.Context, tenant, url string) error { return f(ctx, tenant, url) }
+
+func newConnector(em *teamstest.Server) *teams.Connector {
+	return &teams.Connector{Tokens: &teams.TokenSource{AppID: em.AppID(), Password: em.AppPassword(), TokenURL: em.TokenURL()}}
+}
+
+func TestConnectorErrors(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	c := newConnector(em)
+	ctx := context.Background()
+	params := func() teams.ConversationParameters {
+		a := teams.Activity{Type: teams.TypeMessage, Text: "root"}
+		return teams.ConversationParameters{IsGroup: true, TenantID: em.TenantID(), Activity: &a,
+			ChannelData: &teams.ChannelData{Channel: &teams.IDName{ID: em.Channel()}}}
+	}
+	res, err := c.CreateConversation(ctx, em.ServiceURL(), params())
+	if err != nil || res.ID != em.Channel()+";messageid="+res.ActivityID {
+		t.Fatalf("create: %+v %v", res, err)
+	}
+	em.AddFault(teamstest.Fault{Op: "replyToActivity", Count: 1, Code: 429, RetryAfter: 3 * time.Second})
+	_, err = c.ReplyToActivity(ctx, em.ServiceURL(), res.ID, res.ActivityID, teams.Activity{Type: teams.TypeMessage, Text: "x"})
+	var retry *bridge.RetryAfterError
+	if !errors.As(err, &retry) || retry.After != 3*time.Second {
+		t.Errorf("429: %v, want retry after 3s", err)
+	}
+	for _, code := range []int{412, 502, 504, 500} {
+		em.AddFault(teamstest.Fault{Op: "replyToActivity", Count: 1, Code: code})
+		_, err = c.ReplyToActivity(ctx, em.ServiceURL(), res.ID, res.ActivityID, teams.Activity{Type: teams.TypeMessage, Text: "x"})
+		var ce *teams.ConnectorError
+		if err == nil || bridge.IsPermanent(err) || errors.As(err, &retry) || !errors.As(err, &ce) || ce.StatusCode != code {
+			t.Errorf("%d: %v, want a retryable ConnectorError", code, err)
+		}
+	}
+	_, err = c.ReplyToActivity(ctx, em.ServiceURL(), "19:nope@thread.tacv2;messageid=1", "1", teams.Activity{Type: teams.TypeMessage, Text: "x"})
+	if !bridge.IsPermanent(err) || !strings.Contains(err.Error(), "ConversationNotFound") {
+		t.Errorf("unknown conversation: %v, want permanent with the connector's code", err)
+	}
+	id, err := c.ReplyToActivity(ctx, em.ServiceURL(), res.ID, res.ActivityID, teams.Activity{Type: teams.TypeMessage, Text: "ok"})
+	if err != nil || id == "" {
+		t.Fatalf("reply: %q %v", id, err)
+	}
+	if err := c.UpdateActivity(ctx, em.ServiceURL(), res.ID, id, teams.Activity{Type: teams.TypeMessage, Text: "edited"}); err != nil {
+		t.Fatal(err)
+	}
+	// One token served every call.
+	if n := em.Calls("token"); n != 1 {
+		t.Errorf("token fetched %d times, want 1 (cached)", n)
+	}
+	bad := &teams.Connector{Tokens: &teams.TokenSource{AppID: em.AppID(), Password: "wrong-password", TokenURL: em.TokenURL()}}
+	_, err = bad.CreateConversation(ctx, em.ServiceURL(), params())
+	if !bridge.IsPermanent(err) || strings.Contains(err.Error(), "wrong-password") {
+		t.Errorf("bad credentials: %v, want permanent without the password", err)
+	}
+}
+
+// rig: Telegram emulator -> adapter -> bridge (SQLite, River) -> Teams
+// surface -> connector emulator.
+type rig struct {
+	t      *testing.T
+	ctx    context.Context
+	tg     *telegramtest.Server
+	em     *teamstest.Server
+	store  *sqlite.Store
+	b      *bridge.Bridge
+	teams  *teams.Surface
+	botURL string
+}
+
+var alice = telegramtest.User{ID: 501, FirstName: "Alice", LastName: "Doe", Username: "alice_d"}
+
+func newRig(t *testing.T, em *teamstest.Server, store *sqlite.Store, serviceURL string) *rig {
+	return newRigWith(t, em, nil, store, serviceURL)
+}
+
+func newRigWith(t *testing.T, em *teamstest.Server, tg *telegramtest.Server, store *sqlite.Store, serviceURL string) *rig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	if tg == nil {
+		tg = telegramtest.New(telegramtest.Options{})
+		t.Cleanup(tg.Close)
+	}
+	tga, err := telegram.New(telegram.Options{Token: tg.Token(), APIURL: tg.URL(), WebhookSecret: "tg-secret", MinChatInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := teams.NewSurface(teams.Options{AppID: em.AppID(), TenantID: em.TenantID(), Channel: em.Channel(), ServiceURL: serviceURL,
+		Connector: newConnector(em), ServiceURLs: teams.StoreServiceURLs{Store: store}})
+	b := bridge.New(store, bridge.Options{Surfaces: []bridge.Surface{bridge.SurfaceTeams}, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
+	b.AddPlatform(tga)
+	b.AddSurface(s)
+	h := teams.NewHandler(teams.HandlerOptions{Auth: newValidator(em, nil), Learner: s, AppID: em.AppID(), TenantID: em.TenantID()})
+	r := chi.NewRouter()
+	h.Routes(r)
+	r.Method("POST", "/webhooks/telegram", tga.WebhookHandler(b, nil))
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	if err := store.StartWorkers(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		_ = store.StopWorkers(sctx)
+	})
+	res, err := http.Post(tg.URL()+"/bot"+tg.Token()+"/setWebhook", "application/json",
+		strings.NewReader(`{"url":"`+srv.URL+`/webhooks/telegram","secret_token":"tg-secret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return &rig{t: t, ctx: ctx, tg: tg, em: em, store: store, b: b, teams: s, botURL: srv.URL + "/teams/messages"}
+}
+
+func (r *rig) customer(text string) {
+	r.t.Helper()
+	if _, _, err := r.tg.CustomerSends(r.ctx, alice, telegramtest.Message{Text: text}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) wait(what string, cond func(s *teamstest.Server) bool) {
+	r.t.Helper()
+	if err := r.em.WaitFor(r.ctx, cond); err != nil {
+		dump, _ := json.MarshalIndent(r.em.Messages(""), "", "  ")
+		r.t.Fatalf("%s: %v\nteams: %s", what, err, dump)
+	}
+}
+
+func (r *rig) root() teamstest.Message {
+	r.t.Helper()
+	r.wait("thread root", func(s *teamstest.Server) bool { return len(s.Roots()) > 0 })
+	return r.em.Roots()[0]
+}
+
+func openAt(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func cardFacts(t *testing.T, m teamstest.Message) map[string]string {
+	t.Helper()
+	var card struct {
+		Body []struct {
+			Type  string `json:"type"`
+			Facts []struct {
+				Title string `json:"title"`
+				Value string `json:"value"`
+			} `json:"facts"`
+		} `json:"body"`
+	}
+	if err := json.Unmarshal(m.Card, &card); err != nil {
+		t.Fatalf("card of %+v: %v", m, err)
+	}
+	facts := map[string]string{}
+	for _, b := range card.Body {
+		for _, f := range b.Facts {
+			facts[f.Title] = f.Value
+		}
+	}
+	return facts
+}
+
+func TestTelegramToTeamsThread(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	store := open.SQLite(t, sqlite.Options{})
+	r := newRig(t, em, store, em.ServiceURL())
+	r.customer("Hi, my order hasn't arrived")
+	root := r.root()
+	facts := cardFacts(t, root)
+	if facts["Status"] != "🟢 Open" || facts["Assignee"] != "Unassigned" || facts["Platform"] != "Telegram" || facts["Conversation"] == "" {
+		t.Errorf("card facts %v", facts)
+	}
+	if !strings.Contains(root.Summary, "Alice Doe on Telegram: Hi, my order hasn't arrived") {
+		t.Errorf("card summary %q", root.Summary)
+	}
+	r.customer("It was due <b>Monday</b>")
+	r.wait("second message in the thread", func(s *teamstest.Server) bool {
+		for _, m := range s.Messages(root.ConversationID) {
+			if m.ReplyToID == root.ID && strings.Contains(m.Text, "It was due &lt;b&gt;Monday&lt;/b&gt;") && m.TextFormat == "xml" {
+				return true
+			}
+		}
+		return false
+	})
+
+	// A claim from any surface updates the card in place.
+	n, err := bridge.ParseConversationNumber(strings.TrimPrefix(facts["Conversation"], "#"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.b.Claim(r.ctx, bridge.DeliveryKey{}, bridge.Actor{Surface: bridge.SurfaceTeams, Workspace: em.TenantID(), UserID: "29:ann", Name: "Ann"}, bridge.ConversationRef{Number: n}); err != nil {
+		t.Fatal(err)
+	}
+	r.wait("card shows the assignee", func(s *teamstest.Server) bool {
+		for _, m := range s.Roots() {
+			if m.ID == root.ID && m.Updates > 0 && cardFacts(t, m)["Assignee"] == "Ann" {
+				return true
+			}
+		}
+		return false
+	})
+	if len(em.Roots()) != 1 {
+		t.Errorf("%d threads, want 1", len(em.Roots()))
+	}
+}
+
+// TestProactiveAfterRestart: the thread reference and the tenant's service
+// URL are in the store, so a new process posts into the existing thread.
+func TestProactiveAfterRestart(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	path := filepath.Join(t.TempDir(), "threadline.db")
+	store := openAt(t, path)
+	r := newRig(t, em, store, em.ServiceURL())
+	// Teams tells the bot its tenant's service URL with every activity.
+	code, body, err := em.Send(r.ctx, r.botURL, em.UserMessage(em.Channel()+";messageid=0", teamstest.User{ID: "29:ann", Name: "Ann"}, "hi", true))
+	if err != nil || code != 200 {
+		t.Fatalf("activity: %d %s %v", code, body, err)
+	}
+	r.customer("first")
+	root := r.root()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := store.StopWorkers(sctx); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	// The new process is configured with a wrong service URL: only the
+	// learned one, read from the store, reaches the connector.
+	r = newRigWith(t, em, r.tg, openAt(t, path), "http://127.0.0.1:1/")
+	r.customer("after restart")
+	r.wait("message after restart in the same thread", func(s *teamstest.Server) bool {
+		for _, m := range s.Messages(root.ConversationID) {
+			if strings.Contains(m.Text, "after restart") {
+				return true
+			}
+		}
+		return false
+	})
+}
