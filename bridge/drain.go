@@ -319,6 +319,9 @@ type loaded struct {
 	chat     *ChatThread
 	card     *Card // set when the chat thread is still to be opened
 	sender   string
+	// lastInbound is when the customer last wrote in the platform thread
+	// (loaded for platform deliveries only).
+	lastInbound time.Time
 }
 
 func (b *Bridge) load(ctx context.Context, d Delivery, surface Surface) (loaded, error) {
@@ -354,6 +357,9 @@ func (b *Bridge) loadTx(ctx context.Context, tx Tx, d Delivery, surface Surface)
 		return l, err
 	}
 	l.sender = l.customer.Name
+	if l.msg.Direction == Outbound && l.msg.SenderAgentID == 0 {
+		l.sender = OutsideSenderName(l.account)
+	}
 	if l.msg.SenderAgentID != 0 {
 		agent, err := tx.GetAgent(ctx, l.msg.SenderAgentID)
 		if err != nil {
@@ -362,7 +368,13 @@ func (b *Bridge) loadTx(ctx context.Context, tx Tx, d Delivery, surface Surface)
 		l.sender = agent.Name
 	}
 	if surface == "" {
-		return l, nil
+		if d.Target == TargetPlatform {
+			l.lastInbound, err = tx.LastInboundTime(ctx, l.thread.ID)
+			if errors.Is(err, ErrNotFound) {
+				err = nil
+			}
+		}
+		return l, err
 	}
 	t, err := tx.GetChatThread(ctx, d.ConversationID, surface)
 	switch {
@@ -387,7 +399,7 @@ func (b *Bridge) sendToPlatform(ctx context.Context, l loaded) (string, recordFu
 	}
 	res, err := p.Send(ctx, OutboundMessage{
 		Account: l.account, ThreadExternalID: l.thread.ExternalID, Recipient: l.customer,
-		MessageID: l.msg.ID, Text: l.msg.Text, Attachments: l.msg.Attachments,
+		MessageID: l.msg.ID, Text: l.msg.Text, Attachments: l.msg.Attachments, LastInboundAt: l.lastInbound,
 	})
 	if err != nil {
 		return "", nil, err

@@ -44,6 +44,10 @@ type OutboundMessage struct {
 	MessageID        MessageID
 	Text             string
 	Attachments      []Attachment
+	// LastInboundAt is when the customer last wrote in this platform thread
+	// (zero when never): platforms with a messaging window check it before
+	// sending.
+	LastInboundAt time.Time
 }
 
 type SendResult struct{ PlatformMessageID string }

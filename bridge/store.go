@@ -125,6 +125,11 @@ type Tx interface {
 	// poller's offset.
 	GetCursor(ctx context.Context, name string) (string, error)
 	SetCursor(ctx context.Context, name, value string) error
+
+	// LastInboundTime returns the platform time of the newest customer
+	// message of a platform thread (across its conversations), or
+	// ErrNotFound. Platforms with a reply window (Meta's 24 hours) need it.
+	LastInboundTime(ctx context.Context, thread PlatformThreadID) (time.Time, error)
 }
 
 type UpsertAccountParams struct {

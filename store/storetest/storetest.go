@@ -40,6 +40,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"RollbackWritesNothing", testRollback},
 		{"ConcurrentWritersOnSameKeys", testConcurrent},
 		{"JobsRunOnlyWhenCommitted", testJobs},
+		{"LastInboundTimeOfThread", testLastInbound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
