@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/threadline/threadline/adapters/meta"
 	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/bridge"
 	tlslack "github.com/threadline/threadline/chatops/slack"
@@ -35,6 +36,7 @@ type App struct {
 	fallback *ratelimit.Fallback
 	redis    *goredis.Client
 	telegram *telegram.Adapter
+	meta     *meta.Adapter
 	slack    *tlslack.Surface
 	handler  *tlslack.Handler
 	teams    *teamsParts
@@ -100,6 +102,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			return nil, err
 		}
 	}
+	if cfg.Meta.Accounts.Set() {
+		if err := a.connectMeta(ctx, opts); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Slack.BotToken.Set() {
 		if err := a.connectSlack(ctx, opts); err != nil {
 			return nil, err
@@ -123,6 +130,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if a.telegram != nil {
 		a.bridge.AddPlatform(a.telegram)
 	}
+	a.addMetaPlatforms()
 	if a.slack != nil {
 		a.bridge.AddSurface(a.slack)
 		a.handler = tlslack.NewHandler(tlslack.HandlerOptions{
@@ -135,12 +143,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if a.teams != nil {
 		a.bridge.AddSurface(a.teams.surface)
 	}
-	if a.telegram == nil && len(surfaces) == 0 {
+	if a.telegram == nil && a.meta == nil && len(surfaces) == 0 {
 		log.Warn("no social platform and no chat surface connected yet: set THREADLINE_TELEGRAM_BOT_TOKEN and THREADLINE_SLACK_BOT_TOKEN or THREADLINE_TEAMS_APP_ID (see README)")
 	} else if len(surfaces) == 0 {
 		log.Warn("no chat surface connected: conversations are stored but shown nowhere; set THREADLINE_SLACK_BOT_TOKEN or THREADLINE_TEAMS_APP_ID")
-	} else if a.telegram == nil {
-		log.Warn("no social platform connected: set THREADLINE_TELEGRAM_BOT_TOKEN")
+	} else if a.telegram == nil && a.meta == nil {
+		log.Warn("no social platform connected: set THREADLINE_TELEGRAM_BOT_TOKEN or THREADLINE_META_ACCOUNTS")
 	}
 	a.server = httpserver.New(httpserver.Options{
 		Addr:         cfg.Addr,
@@ -174,6 +182,7 @@ func (a *App) connectSlack(ctx context.Context, opts Options) error {
 	if a.telegram != nil {
 		files[bridge.PlatformTelegram] = a.telegram
 	}
+	a.metaFiles(files)
 	s, err := tlslack.New(ctx, tlslack.Options{
 		Token: a.cfg.Slack.BotToken.Reveal(), APIURL: a.cfg.Slack.APIURL, Channel: a.cfg.Slack.Channel, Logger: a.log,
 		Files: files, Limiter: a.limiter, RateLimited: a.metrics.RateLimited,
@@ -197,6 +206,7 @@ func (a *App) routes(r chi.Router) {
 		observe := func(outcome string, took time.Duration) { a.metrics.Webhook("telegram", outcome, took) }
 		r.Method(http.MethodPost, "/webhooks/telegram", a.telegram.WebhookHandler(a.bridge, observe))
 	}
+	a.metaRoutes(r)
 	if a.handler != nil && a.cfg.Slack.SigningSecret.Set() {
 		a.handler.Routes(r)
 	}

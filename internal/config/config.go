@@ -63,6 +63,19 @@ type Config struct {
 	// DefaultSurface is where new conversations' threads go when Slack and
 	// Teams are both connected.
 	DefaultSurface string
+	Meta           Meta
+}
+
+// Meta configures the Meta adapter (Messenger, Instagram); it is off
+// without accounts.
+type Meta struct {
+	AppSecret   Secret
+	VerifyToken Secret
+	// Accounts is "id:token,id:token": it holds Page access tokens.
+	Accounts      Secret
+	APIURL        string
+	GraphVersion  string
+	HumanAgentTag bool
 }
 
 // Telegram configures the Telegram adapter; it is off without a token.
@@ -289,7 +302,61 @@ func Keys() []Key {
 			str(func(c *Config) *string { return &c.Teams.TokenURL }, httpURL)},
 		{"THREADLINE_DEFAULT_SURFACE", "slack", false, "slack or teams: where a new conversation's thread goes when both are configured (with one, that one).",
 			str(func(c *Config) *string { return &c.DefaultSurface }, oneOf("slack", "teams"))},
+
+		// Meta (Messenger, Instagram).
+		{"THREADLINE_META_APP_SECRET", "", true, "Meta app secret: verifies X-Hub-Signature-256 on POST /webhooks/meta. Required with THREADLINE_META_ACCOUNTS.",
+			secret(func(c *Config) *Secret { return &c.Meta.AppSecret }, nil)},
+		{"THREADLINE_META_VERIFY_TOKEN", "", true, "Verify token typed into the Meta app's webhook settings; answers the GET /webhooks/meta handshake. Required with THREADLINE_META_ACCOUNTS.",
+			secret(func(c *Config) *Secret { return &c.Meta.VerifyToken }, nil)},
+		{"THREADLINE_META_ACCOUNTS", "", true, "Connected Facebook Pages and Instagram accounts, comma-separated pageOrInstagramId:pageAccessToken. Empty: Meta is off.",
+			secret(func(c *Config) *Secret { return &c.Meta.Accounts }, checkMetaAccounts)},
+		{"THREADLINE_META_API_URL", "https://graph.facebook.com", false, "Meta Graph API base URL.",
+			str(func(c *Config) *string { return &c.Meta.APIURL }, httpURL)},
+		{"THREADLINE_META_GRAPH_VERSION", "v21.0", false, "Graph API version called (vNN.N).",
+			str(func(c *Config) *string { return &c.Meta.GraphVersion }, graphVersion)},
+		{"THREADLINE_META_HUMAN_AGENT_TAG", "true", false, "Send replies 24 hours to 7 days after the customer's last message with Meta's HUMAN_AGENT tag (needs the Human Agent permission); false refuses them.",
+			func(c *Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("must be true or false (got %q)", v)
+				}
+				c.Meta.HumanAgentTag = b
+				return nil
+			}},
 	}
+}
+
+// checkMetaAccounts checks the shape of id:token pairs without ever
+// quoting them: the value holds access tokens.
+func checkMetaAccounts(v string) error {
+	n := 0
+	for i, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, token, ok := strings.Cut(part, ":")
+		if _, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64); err != nil || !ok || strings.TrimSpace(token) == "" {
+			return fmt.Errorf("entry %d must be pageOrInstagramId:accessToken with a numeric id", i+1)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("must list at least one pageOrInstagramId:accessToken")
+	}
+	return nil
+}
+
+func graphVersion(v string) error {
+	rest, ok := strings.CutPrefix(v, "v")
+	major, minor, dot := strings.Cut(rest, ".")
+	if _, err := strconv.Atoi(major); !ok || !dot || err != nil {
+		return fmt.Errorf("must look like v21.0 (got %q)", v)
+	}
+	if _, err := strconv.Atoi(minor); err != nil {
+		return fmt.Errorf("must look like v21.0 (got %q)", v)
+	}
+	return nil
 }
 
 // Load reads the YAML file at path (empty: THREADLINE_CONFIG, or none) and
@@ -361,6 +428,14 @@ func readFile(path string) (map[string]string, error) {
 func (c Config) validate() error {
 	if c.Telegram.BotToken.Set() && c.Telegram.Mode == "webhook" && !c.Telegram.WebhookSecret.Set() {
 		return &InvalidError{Key: "THREADLINE_TELEGRAM_WEBHOOK_SECRET", Reason: "required when THREADLINE_TELEGRAM_MODE is webhook"}
+	}
+	if c.Meta.Accounts.Set() {
+		if !c.Meta.AppSecret.Set() {
+			return &InvalidError{Key: "THREADLINE_META_APP_SECRET", Reason: "required when THREADLINE_META_ACCOUNTS is set (it verifies every webhook)"}
+		}
+		if !c.Meta.VerifyToken.Set() {
+			return &InvalidError{Key: "THREADLINE_META_VERIFY_TOKEN", Reason: "required when THREADLINE_META_ACCOUNTS is set (it answers the webhook handshake)"}
+		}
 	}
 	if c.Slack.BotToken.Set() {
 		if c.Slack.Channel == "" {
