@@ -171,6 +171,11 @@ func (a *Adapter) store(ctx context.Context, ing Ingester, p Parsed) error {
 		case ev.Outbound != nil:
 			res, err = ing.ObserveOutbound(ctx, *ev.Outbound)
 		}
+		if errors.Is(err, bridge.ErrInvalidInput) {
+			// Meta would redeliver it forever: acknowledge and say so.
+			a.log.Warn("meta: webhook event refused by the bridge, skipped", "err", err)
+			continue
+		}
 		if err != nil {
 			a.log.Error("meta: storing a webhook event failed", "err", err)
 			return err

@@ -122,6 +122,9 @@ type Server struct {
 	nextMID    int64
 	closed     bool
 	echoes     sync.WaitGroup
+	// stop ends echo deliveries in flight at Close.
+	stop   context.Context
+	cancel context.CancelFunc
 }
 
 // New starts an emulator; Close stops it.
@@ -153,6 +156,7 @@ func New(opts Options) *Server {
 		s.pages[p.ID] = p
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.stop, s.cancel = context.WithCancel(context.Background())
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -181,6 +185,7 @@ func (s *Server) Close() {
 	s.closed = true
 	s.cond.Broadcast()
 	s.mu.Unlock()
+	s.cancel()
 	s.echoes.Wait()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
@@ -409,7 +414,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 			s.echoes.Add(1)
 			go func() {
 				defer s.echoes.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				ctx, cancel := context.WithTimeout(s.stop, 10*time.Second)
 				defer cancel()
 				_ = s.deliver(ctx, echo)
 			}()

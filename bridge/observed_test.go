@@ -1,0 +1,98 @@
+package bridge_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threadline/threadline/bridge"
+)
+
+func (h *harness) observed(chat, mid, text string, ours bridge.MessageID) bridge.IngestResult {
+	h.t.Helper()
+	res, err := h.b.ObserveOutbound(h.ctx, bridge.ObservedOutbound{
+		Platform: bridge.PlatformTelegram, Account: bridge.UpsertAccountParams{ExternalID: "bot1"}, Thread: chat,
+		Customer: bridge.UpsertIdentityParams{ExternalUserID: "user-" + chat}, PlatformMessageID: mid, OurMessageID: ours, Text: text,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return res
+}
+
+// TestObserveOutbound: echoes of our own replies change nothing; a reply
+// typed on the platform joins the thread as outbound, attributed to the
+// account, and is never sent again.
+func TestObserveOutbound(t *testing.T) {
+	h := newHarness(t, bridge.Options{})
+	wrote := h.clock.Now()
+	res := h.ingest(h.customer("100", "1", "help"))
+	h.drain(res.ConversationID)
+	h.clock.Advance(time.Hour)
+	reply, err := h.b.Reply(h.ctx, bridge.ReplyParams{Actor: ann, Ref: bridge.ConversationRef{ID: res.ConversationID}, Text: "on it"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The echo may come before the send is recorded, with our id in its
+	// metadata, or after, with the platform id the send returned.
+	if r := h.observed("100", "echo-before-answer", "on it", reply.MessageID); !r.Duplicate {
+		t.Errorf("echo naming our message: %+v", r)
+	}
+	h.drain(res.ConversationID)
+	if r := h.observed("100", "sent-1", "on it", 0); !r.Duplicate {
+		t.Errorf("echo with the platform id of our send: %+v", r)
+	}
+	inbox := h.observed("100", "inbox-1", "Jo from the shop here", 0)
+	if inbox.Duplicate || inbox.ConversationID != res.ConversationID || inbox.NewConversation {
+		t.Fatalf("inbox reply: %+v", inbox)
+	}
+	if r := h.observed("100", "inbox-1", "Jo from the shop here", 0); !r.Duplicate {
+		t.Errorf("redelivered inbox echo: %+v", r)
+	}
+	// An id in the metadata that is not a reply of this thread is not ours.
+	if r := h.observed("100", "inbox-2", "from another deployment", res.MessageID); r.Duplicate {
+		t.Errorf("echo naming the customer's message taken as ours: %+v", r)
+	}
+	h.drain(res.ConversationID)
+	log := strings.Join(h.surface.entries(), "|")
+	for _, want := range []string{"post Acme, outside Threadline: Jo from the shop here", "post Acme, outside Threadline: from another deployment"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("chat log %q lacks %q", log, want)
+		}
+	}
+	// A reply without a chat message of its own is posted once, by us.
+	if strings.Count(log, "on it") != 1 {
+		t.Errorf("our own reply shown again from its echo: %q", log)
+	}
+	if got := h.platform.texts(); len(got) != 1 || got[0] != "on it" {
+		t.Errorf("platform got %q: an observed message must never be sent", got)
+	}
+	// The window counts from the customer's message, not from any reply.
+	if _, err := h.b.Reply(h.ctx, bridge.ReplyParams{Actor: ann, Ref: bridge.ConversationRef{ID: res.ConversationID}, Text: "more"}); err != nil {
+		t.Fatal(err)
+	}
+	h.drain(res.ConversationID)
+	h.platform.mu.Lock()
+	sent := append([]bridge.OutboundMessage(nil), h.platform.sent...)
+	h.platform.mu.Unlock()
+	if len(sent) != 2 || !sent[0].LastInboundAt.Equal(wrote) || !sent[1].LastInboundAt.Equal(wrote) {
+		t.Errorf("sends %+v, want LastInboundAt %v on both", sent, wrote)
+	}
+	c := h.conv(res.ConversationID)
+	if c.Status != bridge.StatusPending {
+		t.Errorf("status %s", c.Status)
+	}
+
+	// A message the account starts on the platform opens a conversation.
+	fresh := h.observed("200", "inbox-9", "Your order shipped", 0)
+	if !fresh.NewConversation {
+		t.Errorf("first message of a thread: %+v", fresh)
+	}
+}
+
+func TestObserveOutboundRejectsIncomplete(t *testing.T) {
+	h := newHarness(t, bridge.Options{})
+	if _, err := h.b.ObserveOutbound(h.ctx, bridge.ObservedOutbound{Platform: bridge.PlatformTelegram, Thread: "1"}); err == nil {
+		t.Error("accepted an observed message without account, customer or id")
+	}
+}
