@@ -121,7 +121,7 @@ type Server struct {
 	webhookURL string
 	nextMID    int64
 	closed     bool
-	echoes     sync.WaitGroup
+	echoes     int // deliveries of echoes in flight
 	// stop ends echo deliveries in flight at Close.
 	stop   context.Context
 	cancel context.CancelFunc
@@ -186,9 +186,19 @@ func (s *Server) Close() {
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	s.cancel()
-	s.echoes.Wait()
+	s.Settle()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
+}
+
+// Settle waits until the echoes of sends made so far have been delivered
+// (or given up).
+func (s *Server) Settle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.echoes > 0 {
+		s.cond.Wait()
+	}
 }
 
 // Inject queues faults for coming calls.
@@ -411,9 +421,16 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 		if s.opts.EchoFirst {
 			_ = s.deliver(r.Context(), echo)
 		} else {
-			s.echoes.Add(1)
+			s.mu.Lock()
+			s.echoes++
+			s.mu.Unlock()
 			go func() {
-				defer s.echoes.Done()
+				defer func() {
+					s.mu.Lock()
+					s.echoes--
+					s.cond.Broadcast()
+					s.mu.Unlock()
+				}()
 				ctx, cancel := context.WithTimeout(s.stop, 10*time.Second)
 				defer cancel()
 				_ = s.deliver(ctx, echo)

@@ -1,0 +1,213 @@
+package app_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/threadline/threadline/adapters/meta/metatest"
+	"github.com/threadline/threadline/chatops/slack/slacktest"
+	"github.com/threadline/threadline/internal/app"
+	"github.com/threadline/threadline/internal/config"
+	"github.com/threadline/threadline/internal/testenv"
+)
+
+// shiftedClock is the emulator's clock, moved back to date a customer's
+// message in the past.
+type shiftedClock struct {
+	mu    sync.Mutex
+	shift time.Duration
+}
+
+func (c *shiftedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.shift)
+}
+
+func (c *shiftedClock) set(d time.Duration) {
+	c.mu.Lock()
+	c.shift = d
+	c.mu.Unlock()
+}
+
+// TestMessengerEndToEnd runs serve with Messenger and Slack (Socket Mode):
+// a customer's message becomes a Slack thread with their name, the agent's
+// reply goes out through the Send API tagged with our id, its echo is not
+// shown twice, a reply typed in Meta's inbox appears in the thread, and a
+// reply outside Meta's window fails visibly without a call.
+func TestMessengerEndToEnd(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) { testMessengerEndToEnd(t, store) })
+	}
+}
+
+func testMessengerEndToEnd(t *testing.T, store string) {
+	clock := &shiftedClock{}
+	// On SQLite the echo beats the Send API's answer, as Meta's sometimes
+	// does: only its metadata tells it apart from an inbox reply.
+	emu := metatest.New(metatest.Options{Now: clock.Now, EchoFirst: store == "sqlite", Pages: []metatest.Page{{ID: "112233445566778", Token: "EAAPAGE", Name: "Acme Support"}}})
+	defer emu.Close()
+	sl := slacktest.New(slacktest.Options{})
+	defer sl.Close()
+	env := map[string]string{
+		"THREADLINE_DATA_DIR":            t.TempDir(),
+		"THREADLINE_META_APP_SECRET":     emu.AppSecret(),
+		"THREADLINE_META_VERIFY_TOKEN":   "verify-me",
+		"THREADLINE_META_ACCOUNTS":       emu.Accounts(),
+		"THREADLINE_META_API_URL":        emu.URL(),
+		"THREADLINE_SLACK_BOT_TOKEN":     sl.Token(),
+		"THREADLINE_SLACK_APP_TOKEN":     "xapp-test",
+		"THREADLINE_SLACK_CHANNEL":       "C0INBOX",
+		"THREADLINE_SLACK_API_URL":       sl.URL(),
+		"THREADLINE_SLACK_POST_INTERVAL": "1ms",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if store == "postgres" {
+		env["THREADLINE_DATABASE_URL"] = testenv.PostgresURL(t)
+		st, _, err := app.OpenStore(ctx, app.StoreOptions{DatabaseURL: env["THREADLINE_DATABASE_URL"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx, ln) }()
+	defer func() {
+		emu.Settle()
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	if err := sl.WaitSocket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.Subscribe(ctx, "http://"+ln.Addr().String()+"/webhooks/meta", "verify-me"); err != nil {
+		t.Fatal(err)
+	}
+	page := emu.Page().ID
+	maya := metatest.Customer{ID: "6789012345678901", Name: "Maya Lopez", FirstName: "Maya", LastName: "Lopez"}
+	if _, err := emu.CustomerSends(ctx, page, maya, metatest.Message{Text: "my parcel is lost"}); err != nil {
+		t.Fatal(err)
+	}
+	parent := waitParent(t, ctx, sl, "my parcel is lost")
+	if !strings.Contains(parent.Text, "Maya Lopez") || !strings.Contains(parent.Text, "Messenger") {
+		t.Errorf("parent %q lacks the customer's name or platform", parent.Text)
+	}
+
+	agentSays(t, ctx, sl, parent.TS, "EvM1", "A new one ships today.")
+	sent, err := emu.WaitSent(ctx, maya.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent[0].Text != "A new one ships today." || sent[0].MessagingType != "RESPONSE" || !strings.HasPrefix(sent[0].Metadata, "threadline:msg:") {
+		t.Errorf("sent %+v", sent[0])
+	}
+	emu.Settle() // the echo is in
+	if _, err := emu.InboxReply(ctx, page, maya.ID, "Jo from the warehouse: found it!"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool {
+		return findText(s.Messages("C0INBOX"), parent.TS, "Jo from the warehouse") != nil
+	}); err != nil {
+		t.Fatalf("inbox reply not shown: %v\n%+v", err, sl.Messages("C0INBOX"))
+	}
+	inbox := findText(sl.Messages("C0INBOX"), parent.TS, "Jo from the warehouse")
+	if !strings.Contains(inbox.Text, "Acme Support, outside Threadline") {
+		t.Errorf("inbox reply shown as %q", inbox.Text)
+	}
+	if n := countText(sl.Messages("C0INBOX"), parent.TS, "A new one ships today."); n != 1 {
+		t.Errorf("the agent's reply is in the thread %d times; its echo must not add one", n)
+	}
+	if n := len(emu.Sent(maya.ID)); n != 2 { // our reply and the inbox reply
+		t.Errorf("%d messages to the customer", n)
+	}
+
+	// A customer who last wrote 8 days ago: the reply is refused in the
+	// thread, and Meta is not called.
+	clock.set(-8 * 24 * time.Hour)
+	old := metatest.Customer{ID: "7000000000000007", Name: "Old Timer"}
+	if _, err := emu.CustomerSends(ctx, page, old, metatest.Message{Text: "anyone there?"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.set(0)
+	oldParent := waitParent(t, ctx, sl, "anyone there?")
+	calls := emu.Calls("messages")
+	agentSays(t, ctx, sl, oldParent.TS, "EvM2", "Sorry for the wait!")
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool {
+		return findText(s.Messages("C0INBOX"), oldParent.TS, "messaging window") != nil
+	}); err != nil {
+		t.Fatalf("no refusal in the thread: %v\n%+v", err, sl.Messages("C0INBOX"))
+	}
+	if emu.Calls("messages") != calls || len(emu.Sent(old.ID)) != 0 {
+		t.Errorf("a reply outside the window reached the Send API")
+	}
+}
+
+func waitParent(t *testing.T, ctx context.Context, sl *slacktest.Server, text string) slacktest.Message {
+	t.Helper()
+	var p slacktest.Message
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool {
+		for _, m := range s.Messages("C0INBOX") {
+			if m.ThreadTS == "" && strings.Contains(m.Text, text) {
+				p = m
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("no thread for %q: %v", text, err)
+	}
+	return p
+}
+
+func agentSays(t *testing.T, ctx context.Context, sl *slacktest.Server, threadTS, eventID, text string) {
+	t.Helper()
+	m := sl.AddUserMessage("C0INBOX", threadTS, "U0ANN", text)
+	envlp := slacktest.EventEnvelope(sl.TeamID(), eventID, map[string]any{"type": "message", "channel": "C0INBOX",
+		"user": "U0ANN", "text": m.Text, "ts": m.TS, "thread_ts": threadTS})
+	if err := sl.DeliverSocketEvent(ctx, envlp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func findText(msgs []slacktest.Message, threadTS, text string) *slacktest.Message {
+	for _, m := range msgs {
+		if m.ThreadTS == threadTS && strings.Contains(m.Text, text) {
+			return &m
+		}
+	}
+	return nil
+}
+
+func countText(msgs []slacktest.Message, threadTS, text string) int {
+	n := 0
+	for _, m := range msgs {
+		if m.ThreadTS == threadTS && strings.Contains(m.Text, text) {
+			n++
+		}
+	}
+	return n
+}
