@@ -83,4 +83,3 @@ func FuzzVerifySignature(f *testing.F) {
 		}
 	})
 }
-

@@ -60,9 +60,11 @@ func (s Sender) Limits() bridge.Limits {
 }
 
 type sendRequest struct {
-	Recipient     struct{ ID string `json:"id"` } `json:"recipient"`
-	MessagingType string                          `json:"messaging_type"`
-	Tag           string                          `json:"tag,omitempty"`
+	Recipient struct {
+		ID string `json:"id"`
+	} `json:"recipient"`
+	MessagingType string `json:"messaging_type"`
+	Tag           string `json:"tag,omitempty"`
 	Message       struct {
 		Text     string `json:"text"`
 		Metadata string `json:"metadata,omitempty"`

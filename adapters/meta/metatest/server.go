@@ -392,7 +392,9 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 	var refusal func()
 	switch {
 	case b.Recipient.ID == "" || b.Message.Text == "":
-		refusal = func() { fail(w, http.StatusBadRequest, 100, 0, "(#100) The parameter recipient and message.text are required") }
+		refusal = func() {
+			fail(w, http.StatusBadRequest, 100, 0, "(#100) The parameter recipient and message.text are required")
+		}
 	case !wrote:
 		refusal = func() { fail(w, http.StatusBadRequest, 100, 2018001, "(#100) No matching user found") }
 	case b.MessagingType == "RESPONSE" && now.Sub(last) > 24*time.Hour,
@@ -403,7 +405,9 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 	case b.MessagingType != "RESPONSE" && !(b.MessagingType == "MESSAGE_TAG" && b.Tag == "HUMAN_AGENT"):
 		refusal = func() { fail(w, http.StatusBadRequest, 100, 0, "(#100) Unsupported messaging_type or tag") }
 	case len([]rune(b.Message.Text)) > 2000:
-		refusal = func() { fail(w, http.StatusBadRequest, 100, 0, "(#100) Length of param message[text] must be less than or equal to 2000") }
+		refusal = func() {
+			fail(w, http.StatusBadRequest, 100, 0, "(#100) Length of param message[text] must be less than or equal to 2000")
+		}
 	}
 	if refusal != nil {
 		s.mu.Unlock()
