@@ -40,6 +40,8 @@ type Options struct {
 	Metrics Metrics
 	// Classify sets the priority of an inbound message at ingest; nil keeps P3.
 	Classify func(text string) Priority
+	// SLA sets response and resolution targets; nil keeps no clocks.
+	SLA *SLAPolicy
 }
 
 // Metrics is what the bridge reports about its work.
@@ -251,6 +253,9 @@ func (b *Bridge) ingestTx(ctx context.Context, tx Tx, ev InboundEvent) (IngestRe
 	if err := b.enqueueChat(ctx, tx, conv, KindMessage, msg, "", ""); err != nil {
 		return IngestResult{}, err
 	}
+	if err := b.slaCustomerMessage(ctx, tx, conv, isNew, now); err != nil {
+		return IngestResult{}, err
+	}
 	return IngestResult{ConversationID: conv.ID, Number: conv.Number, MessageID: msg.ID, NewConversation: isNew}, nil
 }
 
@@ -338,6 +343,9 @@ func (b *Bridge) saveChange(ctx context.Context, tx Tx, actor AgentID, action st
 		ActorAgentID: actor, Action: action, ConversationID: after.ID,
 		Before: describe(before), After: describe(after), At: now,
 	}); err != nil {
+		return err
+	}
+	if err := b.slaChanged(ctx, tx, before, after, now); err != nil {
 		return err
 	}
 	surfaces, err := b.surfacesOf(ctx, tx, after)

@@ -164,6 +164,9 @@ func (b *Bridge) Reply(ctx context.Context, p ReplyParams) (CommandResult, error
 		}); err != nil {
 			return CommandResult{}, err
 		}
+		if err := b.slaReplied(ctx, tx, conv, now); err != nil {
+			return CommandResult{}, err
+		}
 		before := conv
 		conv.Status = StatusPending
 		if conv.AssigneeID == 0 {

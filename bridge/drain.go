@@ -444,12 +444,16 @@ func (b *Bridge) sendToPlatform(ctx context.Context, l loaded) (string, recordFu
 // card renders the neutral card of a loaded conversation.
 func (b *Bridge) card(ctx context.Context, tx Tx, l loaded) (Card, error) {
 	c := Card{Conversation: l.conv, Customer: l.customer, AccountName: l.account.DisplayName}
+	var err error
 	if l.conv.AssigneeID != 0 {
 		a, err := tx.GetAgent(ctx, l.conv.AssigneeID)
 		if err != nil {
 			return Card{}, err
 		}
 		c.Assignee = &a
+	}
+	if c.SLA, err = b.cardClocks(ctx, tx, l.conv.ID); err != nil {
+		return Card{}, err
 	}
 	first, err := tx.FirstInboundMessage(ctx, l.conv.ID)
 	switch {
@@ -462,6 +466,9 @@ func (b *Bridge) card(ctx context.Context, tx Tx, l loaded) (Card, error) {
 }
 
 func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery, l loaded) (string, recordFunc, error) {
+	if isAlertKind(d.Kind) {
+		return b.showAlert(ctx, s, d, l)
+	}
 	view := MessageView{Message: l.msg, SenderName: l.sender, Platform: l.conv.Platform}
 	if l.chat == nil {
 		if d.Kind != KindMessage {

@@ -92,6 +92,9 @@ type Card struct {
 	AccountName  string
 	FirstMessage string
 	Assignee     *Agent
+	// SLA lists the running, paused and breached clocks, for the due time
+	// and a breach marker.
+	SLA []CardClock
 }
 
 // MessageView is a message with what a surface needs to show its sender.

@@ -29,6 +29,8 @@ type Store interface {
 // Tx is one open transaction. Methods follow noun-verb naming and take
 // parameter structs where there is more than one value to pass.
 type Tx interface {
+	SLATx
+
 	// MarkProcessed records an inbound delivery id (a Slack event_id, a
 	// Telegram update_id) and reports whether it was seen for the first time.
 	MarkProcessed(ctx context.Context, source, deliveryID string, at time.Time) (isNew bool, err error)

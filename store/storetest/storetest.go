@@ -41,6 +41,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"ConcurrentWritersOnSameKeys", testConcurrent},
 		{"JobsRunOnlyWhenCommitted", testJobs},
 		{"LastInboundTimeOfThread", testLastInbound},
+		{"SLAClocksAndAlerts", testSLA},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
