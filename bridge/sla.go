@@ -578,14 +578,20 @@ func (b *Bridge) alertText(conv Conversation, c SLAClock, kind SLAAlertKind, now
 		strings.ToLower(c.Kind.Label()), conv.Number, conv.Priority, at, roundDuration(c.Target))
 }
 
+// roundDuration reads like "2h 10m", "45m" or "30s".
 func roundDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return d.Round(time.Second).String()
-	case d < time.Hour:
-		return d.Round(time.Minute).String()
+	if d < time.Minute {
+		return max(d, 0).Round(time.Second).String()
 	}
-	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh %dm", h, m)
 }
 
 // enqueueAlert queues an alert in the thread, in the alerts channel and to

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/threadline/threadline/bridge"
 )
@@ -45,6 +46,23 @@ func Cases() []Case {
 			Conversation: bridge.Conversation{Number: 1045, Platform: bridge.PlatformMessenger, Status: bridge.StatusOpen, Priority: bridge.P2},
 			Customer:     bridge.Identity{Name: "<at>Eve</at> **bold**", Handle: "eve"},
 			FirstMessage: "[click](https://evil.test) <at>General</at> ![x](https://evil.test/p.png)\nsecond line",
+		}},
+		// SLA clocks: due times, and a breach marker with a paused clock.
+		{"card_sla_due", bridge.Card{
+			Conversation: bridge.Conversation{Number: 1046, Platform: bridge.PlatformTelegram, Status: bridge.StatusOpen, Priority: bridge.P2},
+			Customer:     bridge.Identity{Name: "Cleo"}, FirstMessage: "Where is my refund?",
+			SLA: []bridge.CardClock{
+				{Kind: bridge.ClockFirstResponse, State: bridge.SLARunning, Due: time.Date(2026, 12, 1, 15, 45, 0, 0, time.UTC)},
+				{Kind: bridge.ClockResolution, State: bridge.SLARunning, Due: time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)},
+			},
+		}},
+		{"card_sla_breached", bridge.Card{
+			Conversation: bridge.Conversation{Number: 1047, Platform: bridge.PlatformTelegram, Status: bridge.StatusPending, Priority: bridge.P1},
+			Customer:     bridge.Identity{Name: "Dan"}, FirstMessage: "Account locked", Assignee: &ann,
+			SLA: []bridge.CardClock{
+				{Kind: bridge.ClockFirstResponse, State: bridge.SLAStopped, Breached: true},
+				{Kind: bridge.ClockResolution, State: bridge.SLAPaused, Left: 50 * time.Minute},
+			},
 		}},
 	}
 }

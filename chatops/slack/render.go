@@ -3,6 +3,7 @@ package slack
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -78,6 +79,9 @@ func RenderCard(c bridge.Card) []slack.Block {
 	}
 	blocks = append(blocks, slack.NewContextBlock("status",
 		slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("*%s* · %s · %s · %s", conv.Number, conv.Priority, statusLabels[conv.Status], assignee), false, false)))
+	if sla := renderSLA(c.SLA); sla != "" {
+		blocks = append(blocks, slack.NewContextBlock("sla", slack.NewTextBlockObject(slack.MarkdownType, sla, false, false)))
+	}
 	var buttons []slack.BlockElement
 	switch conv.Status {
 	case bridge.StatusOpen, bridge.StatusPending:
@@ -110,4 +114,47 @@ func MessageText(m bridge.MessageView) string {
 		b.WriteString(" _(edited)_")
 	}
 	return b.String()
+}
+
+// slackDate shows an instant in each reader's own time zone; the fallback
+// (old clients, notifications) is in the SLA time zone.
+func slackDate(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.Format("Mon 2 Jan 15:04 MST"))
+}
+
+// renderSLA is the card's due time and breach marker.
+func renderSLA(clocks []bridge.CardClock) string {
+	var parts []string
+	for _, c := range clocks {
+		label := c.Kind.Label()
+		switch {
+		case c.State == bridge.SLARunning && c.Breached:
+			parts = append(parts, fmt.Sprintf(":rotating_light: *%s overdue* since %s", label, slackDate(c.Due)))
+		case c.State == bridge.SLARunning:
+			parts = append(parts, fmt.Sprintf(":stopwatch: %s due %s", label, slackDate(c.Due)))
+		case c.State == bridge.SLAPaused && c.Breached:
+			parts = append(parts, fmt.Sprintf(":rotating_light: *%s breached* (paused)", label))
+		case c.State == bridge.SLAPaused:
+			parts = append(parts, fmt.Sprintf(":double_vertical_bar: %s paused, %s left", label, shortDuration(c.Left)))
+		case c.Breached:
+			parts = append(parts, fmt.Sprintf(":rotating_light: *%s SLA breached*", label))
+		}
+	}
+	return strings.Join(parts, "  ·  ")
+}
+
+// shortDuration reads like "2h 10m", "45m" or "30s".
+func shortDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh %dm", h, m)
 }

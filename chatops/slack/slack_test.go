@@ -651,3 +651,48 @@ func TestPostWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSLAAlertsReachChannelAndAssignee(t *testing.T) {
+	ctx := context.Background()
+	sl := slacktest.New(slacktest.Options{})
+	defer sl.Close()
+	s, err := tlslack.New(ctx, tlslack.Options{Token: sl.Token(), APIURL: sl.URL(), Channel: "C0INBOX", AlertChannel: "C0ALERTS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.HasAlertChannel() {
+		t.Fatal("alert channel not configured")
+	}
+	view := bridge.AlertView{
+		Conversation: bridge.Conversation{Number: 1042}, Text: "SLA breached: first response of #1042 (P1) was due at Tue 15:45 UTC (target 15m).",
+		Thread: &bridge.ChatThread{Channel: "C0INBOX", ThreadRef: "1700000000.000100"}, Assignee: "UANN", Supervisors: []string{"USUE"},
+	}
+	if _, err := s.PostAlert(ctx, view); err != nil {
+		t.Fatal(err)
+	}
+	view.Recipient = "UANN"
+	if _, err := s.NotifyUser(ctx, view); err != nil {
+		t.Fatal(err)
+	}
+	alerts := sl.Messages("C0ALERTS")
+	if len(alerts) != 1 {
+		t.Fatalf("alerts channel: %+v", alerts)
+	}
+	for _, want := range []string{"SLA breached", "<https://test.slack.com/archives/C0INBOX/p1700000000000100|Open the thread>", "<@UANN>", "<@USUE>"} {
+		if !strings.Contains(alerts[0].Text, want) {
+			t.Errorf("alert %q lacks %q", alerts[0].Text, want)
+		}
+	}
+	dms := sl.Messages(slacktest.DMChannel("UANN"))
+	if len(dms) != 1 || !strings.Contains(dms[0].Text, "SLA breached") || strings.Contains(dms[0].Text, "<@USUE>") {
+		t.Fatalf("direct message: %+v", dms)
+	}
+	// Without an alert channel the surface says so, and posts nothing.
+	quiet, err := tlslack.New(ctx, tlslack.Options{Token: sl.Token(), APIURL: sl.URL(), Channel: "C0INBOX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if quiet.HasAlertChannel() {
+		t.Fatal("alert channel reported without one")
+	}
+}

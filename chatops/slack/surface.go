@@ -46,6 +46,8 @@ type Options struct {
 	// one message per second per channel); UpdateInterval spaces chat.update
 	// per workspace (about 50 a minute).
 	PostInterval, UpdateInterval time.Duration
+	// AlertChannel, when set, receives SLA breach alerts.
+	AlertChannel string
 }
 
 // Limiter spaces calls per key; see store/ratelimit.
@@ -61,6 +63,7 @@ type Surface struct {
 	log       *slog.Logger
 	botUserID string
 	teamID    string
+	teamURL   string // https://example.slack.com/, for links to threads
 }
 
 var _ bridge.ChatSurface = (*Surface)(nil)
@@ -100,7 +103,7 @@ func New(ctx context.Context, opts Options) (*Surface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slack auth.test: %w", err)
 	}
-	s.botUserID, s.teamID = auth.UserID, auth.TeamID
+	s.botUserID, s.teamID, s.teamURL = auth.UserID, auth.TeamID, auth.URL
 	return s, nil
 }
 

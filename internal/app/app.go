@@ -126,6 +126,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Surfaces:      surfaces,
 		RouteSurface:  a.routeSurface,
 		Classify:      cmpClassify(opts.Classify, cfg.UrgentKeywords),
+		SLA:           cfg.SLA.Policy(),
 	})
 	if a.telegram != nil {
 		a.bridge.AddPlatform(a.telegram)
@@ -187,6 +188,7 @@ func (a *App) connectSlack(ctx context.Context, opts Options) error {
 		Token: a.cfg.Slack.BotToken.Reveal(), APIURL: a.cfg.Slack.APIURL, Channel: a.cfg.Slack.Channel, Logger: a.log,
 		Files: files, Limiter: a.limiter, RateLimited: a.metrics.RateLimited,
 		PostInterval: a.cfg.Slack.PostInterval, UpdateInterval: a.cfg.Slack.UpdateInterval,
+		AlertChannel: a.cfg.SLA.AlertChannel,
 	})
 	if err != nil {
 		return err
@@ -251,7 +253,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err := a.store.StartWorkers(ctx, a.bridge); err != nil {
 		return err
 	}
-	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop}
+	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop, a.slaLoop}
 	if a.handler != nil && a.cfg.Slack.AppToken.Set() {
 		client := a.slack.SocketClient(a.cfg.Slack.AppToken.Reveal())
 		loops = append(loops, func(ctx context.Context) error { return a.handler.RunSocketMode(ctx, client) })
@@ -296,6 +298,31 @@ func (a *App) rescueLoop(ctx context.Context) error {
 		case <-t.C:
 			if _, err := a.bridge.RescueStalledLanes(ctx, every); err != nil && ctx.Err() == nil {
 				a.log.Warn("rescue stalled lanes", "err", err)
+			}
+		}
+	}
+}
+
+// slaLoop raises the SLA warnings and breaches that fell due. The deadlines
+// are rows: this only asks for the due ones, on every replica.
+func (a *App) slaLoop(ctx context.Context) error {
+	every := a.cfg.SLA.CheckInterval
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			res, err := a.bridge.CheckSLA(ctx)
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn("check SLA deadlines", "err", err)
+			}
+			if res.Warnings+res.Breaches > 0 {
+				a.log.Info("SLA alerts raised", "warnings", res.Warnings, "breaches", res.Breaches)
 			}
 		}
 	}

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/businesshours"
 )
 
 // Secret holds a credential. Every way of printing it prints a placeholder,
@@ -64,6 +67,7 @@ type Config struct {
 	// Teams are both connected.
 	DefaultSurface string
 	Meta           Meta
+	SLA            SLA
 }
 
 // Meta configures the Meta adapter (Messenger, Instagram); it is off
@@ -76,6 +80,28 @@ type Meta struct {
 	APIURL        string
 	GraphVersion  string
 	HumanAgentTag bool
+}
+
+// SLA holds the response and resolution targets and the calendar they
+// count in.
+type SLA struct {
+	FirstResponse, NextResponse, Resolution bridge.SLATargets
+	// WarnAt is the share of a target at which a warning goes out; 0: none.
+	WarnAt   float64
+	Location *time.Location
+	// Hours is built from BusinessHours, Location and Holidays.
+	Hours         *businesshours.Schedule
+	BusinessHours string
+	Holidays      []businesshours.Date
+	// AlertChannel receives breach alerts (a Slack channel id); empty: none.
+	AlertChannel string
+	// CheckInterval is how often each replica looks for deadlines due.
+	CheckInterval time.Duration
+}
+
+// Policy is the bridge's SLA policy.
+func (s SLA) Policy() *bridge.SLAPolicy {
+	return &bridge.SLAPolicy{FirstResponse: s.FirstResponse, NextResponse: s.NextResponse, Resolution: s.Resolution, WarnAt: s.WarnAt, Hours: s.Hours}
 }
 
 // Telegram configures the Telegram adapter; it is off without a token.
@@ -173,6 +199,17 @@ func duration(dst func(*Config) *time.Duration) func(*Config, string) error {
 			return fmt.Errorf("must be a positive duration such as 30s or 168h (got %q)", v)
 		}
 		*dst(c) = d
+		return nil
+	}
+}
+
+func slaTargets(dst func(*Config) *bridge.SLATargets) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		t, err := bridge.ParseSLATargets(v)
+		if err != nil {
+			return errors.New(strings.TrimPrefix(err.Error(), bridge.ErrInvalidInput.Error()+": "))
+		}
+		*dst(c) = t
 		return nil
 	}
 }
@@ -323,6 +360,51 @@ func Keys() []Key {
 				c.Meta.HumanAgentTag = b
 				return nil
 			}},
+		{"THREADLINE_SLA_FIRST_RESPONSE", "p1=15m,p2=1h,p3=4h,p4=24h", false, "First-response targets per priority, in business time; an entry may name a platform or source (telegram:p1=10m, review:p3=24h); off: none.",
+			slaTargets(func(c *Config) *bridge.SLATargets { return &c.SLA.FirstResponse })},
+		{"THREADLINE_SLA_NEXT_RESPONSE", "p1=30m,p2=2h,p3=8h,p4=24h", false, "Next-response targets (a customer message after an agent reply, until the next reply), same format.",
+			slaTargets(func(c *Config) *bridge.SLATargets { return &c.SLA.NextResponse })},
+		{"THREADLINE_SLA_RESOLUTION", "p1=4h,p2=8h,p3=24h,p4=72h", false, "Resolution targets (creation to resolve, paused while pending on the customer), same format.",
+			slaTargets(func(c *Config) *bridge.SLATargets { return &c.SLA.Resolution })},
+		{"THREADLINE_SLA_WARN_AT", "0.75", false, "Share of a target after which a warning is posted (0.75: at 75 %); 0 sends no warnings.",
+			func(c *Config, v string) error {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || f < 0 || f >= 1 {
+					return fmt.Errorf("must be a share from 0 up to (not including) 1, such as 0.75 (got %q)", v)
+				}
+				c.SLA.WarnAt = f
+				return nil
+			}},
+		{"THREADLINE_SLA_TIMEZONE", "UTC", false, "IANA time zone of the business hours and of due times in alerts (Europe/Berlin).",
+			func(c *Config, v string) error {
+				loc, err := time.LoadLocation(v)
+				if err != nil {
+					return fmt.Errorf("unknown time zone %q (use an IANA name such as Europe/Berlin)", v)
+				}
+				c.SLA.Location = loc
+				return nil
+			}},
+		{"THREADLINE_SLA_BUSINESS_HOURS", "24/7", false, "When SLA clocks run: 24/7, or a weekly schedule such as mon-fri 09:00-17:00 or mon-fri 08:00-12:00,13:00-17:00; sat 10:00-14:00.",
+			str(func(c *Config) *string { return &c.SLA.BusinessHours }, nil)},
+		{"THREADLINE_SLA_HOLIDAYS", "", false, "Comma-separated dates (YYYY-MM-DD) on which SLA clocks do not run; a YAML list works too.",
+			func(c *Config, v string) error {
+				c.SLA.Holidays = nil
+				for _, d := range strings.Split(v, ",") {
+					if strings.TrimSpace(d) == "" {
+						continue
+					}
+					date, err := businesshours.ParseDate(d)
+					if err != nil {
+						return err
+					}
+					c.SLA.Holidays = append(c.SLA.Holidays, date)
+				}
+				return nil
+			}},
+		{"THREADLINE_SLA_ALERT_CHANNEL", "", false, "Slack channel id (C...) that receives SLA breach alerts; empty: alerts go to the thread and the assignee only.",
+			str(func(c *Config) *string { return &c.SLA.AlertChannel }, nil)},
+		{"THREADLINE_SLA_CHECK_INTERVAL", "5s", false, "How often each replica looks for SLA deadlines that are due (an indexed query; alerts are at most this late).",
+			duration(func(c *Config) *time.Duration { return &c.SLA.CheckInterval })},
 	}
 }
 
@@ -396,7 +478,8 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 			return Config{}, &InvalidError{Key: k.Name, Reason: err.Error()}
 		}
 	}
-	return c, c.validate()
+	err := c.validate()
+	return c, err
 }
 
 func readFile(path string) (map[string]string, error) {
@@ -417,6 +500,20 @@ func readFile(path string) (map[string]string, error) {
 			out[k] = fmt.Sprint(v)
 		case nil:
 			out[k] = ""
+		case []any: // a list of scalars, such as holidays
+			parts := make([]string, 0, len(v))
+			for _, e := range v {
+				switch e.(type) {
+				case string, int, int64, float64, bool, time.Time:
+				default:
+					return nil, &InvalidError{Key: k, Reason: "must be a scalar or a list of scalars in " + path}
+				}
+				if t, ok := e.(time.Time); ok {
+					e = t.Format("2006-01-02")
+				}
+				parts = append(parts, fmt.Sprint(e))
+			}
+			out[k] = strings.Join(parts, ",")
 		default:
 			return nil, &InvalidError{Key: k, Reason: "must be a scalar value in " + path}
 		}
@@ -425,7 +522,12 @@ func readFile(path string) (map[string]string, error) {
 }
 
 // validate checks rules that span keys.
-func (c Config) validate() error {
+func (c *Config) validate() error {
+	hours, err := businesshours.Parse(c.SLA.BusinessHours, c.SLA.Location, c.SLA.Holidays...)
+	if err != nil {
+		return &InvalidError{Key: "THREADLINE_SLA_BUSINESS_HOURS", Reason: err.Error()}
+	}
+	c.SLA.Hours = hours
 	if c.Telegram.BotToken.Set() && c.Telegram.Mode == "webhook" && !c.Telegram.WebhookSecret.Set() {
 		return &InvalidError{Key: "THREADLINE_TELEGRAM_WEBHOOK_SECRET", Reason: "required when THREADLINE_TELEGRAM_MODE is webhook"}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/internal/config"
 )
 
@@ -75,6 +76,12 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{[]string{"THREADLINE_SLACK_BOT_TOKEN", "hunter2"}, "THREADLINE_SLACK_BOT_TOKEN", "xoxb-", "hunter2"},
 		{[]string{"THREADLINE_SLACK_API_URL", "ftp://x"}, "THREADLINE_SLACK_API_URL", "http(s) URL", ""},
 		{[]string{"THREADLINE_MAX_BODY_BYTES", "12"}, "THREADLINE_MAX_BODY_BYTES", "at least 1024", ""},
+		{[]string{"THREADLINE_SLA_FIRST_RESPONSE", "p9=1h"}, "THREADLINE_SLA_FIRST_RESPONSE", "p1..p4", ""},
+		{[]string{"THREADLINE_SLA_RESOLUTION", "p1=soon"}, "THREADLINE_SLA_RESOLUTION", "positive duration", ""},
+		{[]string{"THREADLINE_SLA_WARN_AT", "75"}, "THREADLINE_SLA_WARN_AT", "share", ""},
+		{[]string{"THREADLINE_SLA_TIMEZONE", "Mars/Olympus"}, "THREADLINE_SLA_TIMEZONE", "IANA", ""},
+		{[]string{"THREADLINE_SLA_BUSINESS_HOURS", "weekdays 9-5"}, "THREADLINE_SLA_BUSINESS_HOURS", "unknown day", ""},
+		{[]string{"THREADLINE_SLA_HOLIDAYS", "25.12.2026"}, "THREADLINE_SLA_HOLIDAYS", "YYYY-MM-DD", ""},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.env, "="), func(t *testing.T) {
@@ -127,5 +134,39 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 		if !strings.Contains(string(readme), "`"+k.Name+"`") {
 			t.Errorf("README.md does not document %s", k.Name)
 		}
+	}
+}
+
+func TestSLASettings(t *testing.T) {
+	c, err := config.Load("", env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := c.SLA.FirstResponse.For(bridge.P1, bridge.PlatformTelegram, bridge.SourceDM); !ok || d != 15*time.Minute {
+		t.Errorf("default P1 first response: %s %v", d, ok)
+	}
+	if d, _ := c.SLA.Resolution.For(bridge.P3, bridge.PlatformTelegram, bridge.SourceDM); d != 24*time.Hour {
+		t.Errorf("default P3 resolution: %s", d)
+	}
+	if !c.SLA.Hours.IsAlways() || c.SLA.WarnAt != 0.75 || c.SLA.CheckInterval != 5*time.Second {
+		t.Errorf("defaults: %+v", c.SLA)
+	}
+	path := filepath.Join(t.TempDir(), "threadline.yaml")
+	yaml := "THREADLINE_SLA_TIMEZONE: Europe/Berlin\nTHREADLINE_SLA_BUSINESS_HOURS: mon-fri 09:00-17:00\nTHREADLINE_SLA_HOLIDAYS:\n  - 2026-12-25\n  - \"2026-12-28\"\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = config.Load(path, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SLA.Holidays) != 2 || c.SLA.Holidays[0].String() != "2026-12-25" || c.SLA.Hours.IsAlways() || c.SLA.Hours.Location().String() != "Europe/Berlin" {
+		t.Fatalf("from YAML: %+v", c.SLA)
+	}
+	berlin := c.SLA.Hours.Location()
+	// Thursday 24 December 16:00 + 2h of business time skips Christmas, the weekend and the 28th.
+	due, err := c.SLA.Policy().Hours.Add(time.Date(2026, 12, 24, 16, 0, 0, 0, berlin), 2*time.Hour)
+	if err != nil || !due.Equal(time.Date(2026, 12, 29, 10, 0, 0, 0, berlin)) {
+		t.Fatalf("due %v %v", due, err)
 	}
 }

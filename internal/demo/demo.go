@@ -25,6 +25,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
+	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/internal/app"
 	"github.com/threadline/threadline/internal/config"
@@ -34,8 +35,50 @@ import (
 //go:embed ui
 var uiFS embed.FS
 
-// Channel is the emulated Slack inbox channel.
-const Channel = "C0INBOX"
+// Channel is the emulated Slack inbox channel; AlertChannel receives SLA
+// breach alerts.
+const (
+	Channel      = "C0INBOX"
+	AlertChannel = "C0ALERTS"
+)
+
+// agents are the demo's Slack users.
+var agents = map[string]string{"U0ANN": "Ann", "U0BOB": "Bob"}
+
+// Options adjusts the demo for tests.
+type Options struct {
+	// SLAFirstResponse is the demo's first-response target for every
+	// priority (default 30s, so a breach shows within a minute).
+	SLAFirstResponse time.Duration
+	// SLACheckInterval is how often deadlines are checked (default 1s).
+	SLACheckInterval time.Duration
+}
+
+// DemoSLA is the SLA policy of the demo: short targets, so that warnings and
+// breaches show while one watches.
+func DemoSLA(base config.SLA, o Options) (config.SLA, error) {
+	if o.SLAFirstResponse <= 0 {
+		o.SLAFirstResponse = 30 * time.Second
+	}
+	if o.SLACheckInterval <= 0 {
+		o.SLACheckInterval = time.Second
+	}
+	list := func(d time.Duration) (bridge.SLATargets, error) {
+		return bridge.ParseSLATargets(fmt.Sprintf("p1=%s,p2=%s,p3=%s,p4=%s", d, d, d, d))
+	}
+	var err error
+	if base.FirstResponse, err = list(o.SLAFirstResponse); err != nil {
+		return base, err
+	}
+	if base.NextResponse, err = list(2 * o.SLAFirstResponse); err != nil {
+		return base, err
+	}
+	if base.Resolution, err = list(10 * o.SLAFirstResponse); err != nil {
+		return base, err
+	}
+	base.WarnAt, base.CheckInterval, base.AlertChannel = 0.5, o.SLACheckInterval, AlertChannel
+	return base, nil
+}
 
 // Demo is a running demo.
 type Demo struct {
@@ -71,11 +114,21 @@ func randomSecret() string {
 // Start builds the demo: emulators, Threadline wired to them, the page.
 // cfg supplies the listen address and logging; the data folder is fresh.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Demo, error) {
+	return StartWith(ctx, cfg, log, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*Demo, error) {
 	d := &Demo{log: log}
+	var err error
+	if cfg.SLA, err = DemoSLA(cfg.SLA, o); err != nil {
+		return nil, err
+	}
 	d.tg = telegramtest.New(telegramtest.Options{})
 	d.sl = slacktest.New(slacktest.Options{})
-	d.sl.SetUserName("U0ANN", "Ann")
-	d.sl.SetUserName("U0BOB", "Bob")
+	for id, name := range agents {
+		d.sl.SetUserName(id, name)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		d.closeEmulators()
@@ -205,8 +258,15 @@ func (d *Demo) state(w http.ResponseWriter, _ *http.Request) {
 	for i, j := 0, len(threads)-1; i < j; i, j = i+1, j-1 {
 		threads[i], threads[j] = threads[j], threads[i] // newest first, as agents scan an inbox
 	}
+	alerts := append([]slacktest.Message{}, d.sl.Messages(AlertChannel)...)
+	for id := range agents {
+		alerts = append(alerts, d.sl.Messages(slacktest.DMChannel(id))...)
+	}
+	sort.SliceStable(alerts, func(i, j int) bool { return alerts[i].TS > alerts[j].TS })
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{
-		"customers": customers,
+		"alerts":        alerts,
+		"alert_channel": AlertChannel,
+		"customers":     customers,
 		"channel":   map[string]any{"id": Channel, "name": "support-inbox", "threads": threads},
 		"ephemeral": append([]slacktest.Ephemeral{}, d.sl.Ephemerals()...),
 	})

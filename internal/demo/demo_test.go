@@ -2,6 +2,9 @@ package demo_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -18,6 +21,11 @@ import (
 
 func startDemo(t *testing.T) (*demo.Demo, context.Context) {
 	t.Helper()
+	return startDemoWith(t, demo.Options{})
+}
+
+func startDemoWith(t *testing.T, o demo.Options) (*demo.Demo, context.Context) {
+	t.Helper()
 	cfg, err := config.Load("", func(k string) (string, bool) {
 		if k == "THREADLINE_ADDR" {
 			return "127.0.0.1:0", true
@@ -28,7 +36,7 @@ func startDemo(t *testing.T) (*demo.Demo, context.Context) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := demo.Start(ctx, cfg, slog.New(slog.DiscardHandler))
+	d, err := demo.StartWith(ctx, cfg, slog.New(slog.DiscardHandler), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,4 +136,69 @@ func TestDemoRoundTripInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// TestDemoShowsSLABreach: with the demo's short targets (here 2 s instead of
+// 30 s) an unanswered conversation gets a warning and then a breach alert in
+// its thread, on its card and in the alerts channel, through the same
+// webhooks and emulators as the page.
+func TestDemoShowsSLABreach(t *testing.T) {
+	d, ctx := startDemoWith(t, demo.Options{SLAFirstResponse: 2 * time.Second, SLACheckInterval: 100 * time.Millisecond})
+	post := func(path, body string) {
+		res, err := http.Post(d.URL()+strings.TrimPrefix(path, "/"), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, res.StatusCode)
+		}
+	}
+	var state struct {
+		Customers []struct {
+			ChatID int64 `json:"chat_id"`
+		}
+		Channel struct {
+			Threads []struct {
+				Parent struct {
+					Blocks []json.RawMessage
+				}
+				Replies []struct{ Text string }
+			}
+		}
+		Alerts []struct{ Channel, Text string }
+	}
+	get := func() {
+		res, err := http.Get(d.URL() + "demo/api/state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if err := json.NewDecoder(res.Body).Decode(&state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get()
+	post("/demo/api/telegram/send", fmt.Sprintf(`{"chat_id":%d,"text":"Where is my order?"}`, state.Customers[0].ChatID))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		get()
+		var replies, card string
+		if len(state.Channel.Threads) == 1 {
+			for _, r := range state.Channel.Threads[0].Replies {
+				replies += r.Text + "\n"
+			}
+			for _, b := range state.Channel.Threads[0].Parent.Blocks {
+				card += string(b)
+			}
+		}
+		alerted := len(state.Alerts) == 1 && state.Alerts[0].Channel == demo.AlertChannel && strings.Contains(state.Alerts[0].Text, "SLA breached")
+		if strings.Contains(replies, "SLA warning") && strings.Contains(replies, "SLA breached") && strings.Contains(card, "overdue") && alerted {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("no breach shown: replies %q card %s alerts %+v", replies, card, state.Alerts)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the page's own API, with a deadline
+	}
 }

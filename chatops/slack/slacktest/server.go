@@ -322,6 +322,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, method string,
 			fail(w, "no_text")
 			return
 		}
+		if DMChannel(ch) != ch {
+			// A bot posting to a user id writes in the app's DM with them,
+			// and Slack answers with that DM channel's id.
+			ch = DMChannel(ch)
+		}
 		m := &Message{Channel: ch, TS: s.nextTS(), ThreadTS: args.Get("thread_ts"), Text: args.Get("text"),
 			User: s.opts.BotUserID, BotID: s.opts.BotID, Blocks: blocks(args.Get("blocks")), At: time.Now()}
 		if md := args.Get("metadata"); md != "" {
@@ -689,4 +694,13 @@ func (c *Client) SendCommand(ctx context.Context, cmd Command) (int, []byte, err
 		return 0, nil, err
 	}
 	return res.StatusCode, b, nil
+}
+
+// DMChannel is the id of the app's direct-message channel with a user (U...
+// or W...); other channel ids are returned unchanged.
+func DMChannel(channel string) string {
+	if strings.HasPrefix(channel, "U") || strings.HasPrefix(channel, "W") {
+		return "D" + channel
+	}
+	return channel
 }

@@ -26,7 +26,7 @@ function el(tag, props, ...children) {
 // <@user> and a few emoji.
 const emoji = {
   speech_balloon: "💬", large_green_circle: "🟢", hourglass: "⏳", white_check_mark: "✅",
-  lock: "🔒", memo: "📝", warning: "⚠️",
+  lock: "🔒", memo: "📝", warning: "⚠️", stopwatch: "⏱️", rotating_light: "🚨", double_vertical_bar: "⏸️",
 };
 function mrkdwn(text) {
   const span = el("span");
@@ -102,6 +102,10 @@ function renderSlack() {
     th.append(form);
     box.append(th);
   }
+  // SLA alerts: the alerts channel and the agents' direct messages from the app.
+  const alerts = $("alerts");
+  alerts.replaceChildren(...(state.alerts || []).map((m) =>
+    el("div", { className: "reply alert" }, el("span", { className: "who", textContent: m.channel === state.alert_channel ? "#sla-alerts" : "DM to " + m.channel.slice(1) }), mrkdwn(m.text))));
 }
 
 function renderTelegram() {
