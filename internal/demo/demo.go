@@ -267,8 +267,8 @@ func (d *Demo) state(w http.ResponseWriter, _ *http.Request) {
 		"alerts":        alerts,
 		"alert_channel": AlertChannel,
 		"customers":     customers,
-		"channel":   map[string]any{"id": Channel, "name": "support-inbox", "threads": threads},
-		"ephemeral": append([]slacktest.Ephemeral{}, d.sl.Ephemerals()...),
+		"channel":       map[string]any{"id": Channel, "name": "support-inbox", "threads": threads},
+		"ephemeral":     append([]slacktest.Ephemeral{}, d.sl.Ephemerals()...),
 	})
 }
 
