@@ -3,10 +3,13 @@ package teams
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/store/ratelimit"
 )
 
 // ServiceURLs persists the connector URL of each tenant. Teams tells a bot
@@ -56,6 +59,19 @@ type Options struct {
 	Connector   *Connector
 	ServiceURLs ServiceURLs
 	Logger      *slog.Logger
+	// Limiter paces connector calls across replicas (store/ratelimit);
+	// nil paces this process only.
+	Limiter Limiter
+	// ThreadInterval spaces the bot's sends to one thread (default 500 ms:
+	// Teams allows about 7 a second and 60 in 30 s per bot and thread);
+	// AppInterval spaces every connector call of the bot in the tenant
+	// (default 1/30 s: about 30 requests a second per app and tenant).
+	ThreadInterval, AppInterval time.Duration
+}
+
+// Limiter spaces calls per key; see store/ratelimit.
+type Limiter interface {
+	Reserve(ctx context.Context, key string, interval time.Duration) (time.Duration, error)
 }
 
 // DefaultServiceURL is the global connector endpoint for proactive messages.
@@ -79,6 +95,15 @@ func NewSurface(opts Options) *Surface {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Limiter == nil {
+		opts.Limiter = ratelimit.NewLocal(nil)
+	}
+	if opts.ThreadInterval == 0 {
+		opts.ThreadInterval = 500 * time.Millisecond
+	}
+	if opts.AppInterval == 0 {
+		opts.AppInterval = time.Second / 30
 	}
 	return &Surface{opts: opts, log: opts.Logger}
 }
@@ -139,6 +164,28 @@ func (s *Surface) Learn(ctx context.Context, tenantID, url string) error {
 	return nil
 }
 
+// pace asks the limiter before a call to a thread (or, for a new thread,
+// the channel) and turns a wait into a retry-after for the delivery lane:
+// an early call would only earn a 429.
+func (s *Surface) pace(ctx context.Context, conversationID string) error {
+	for _, k := range []struct {
+		key      string
+		interval time.Duration
+	}{
+		{"teams:thread:" + conversationID, s.opts.ThreadInterval},
+		{"teams:app:" + s.opts.AppID + ":" + s.opts.TenantID, s.opts.AppInterval},
+	} {
+		wait, err := s.opts.Limiter.Reserve(ctx, k.key, k.interval)
+		if err != nil {
+			return err
+		}
+		if wait > 0 {
+			return &bridge.RetryAfterError{After: wait, Err: fmt.Errorf("pacing %s", k.key)}
+		}
+	}
+	return nil
+}
+
 // OpenThread implements bridge.ChatSurface: a new conversation in the inbox
 // channel whose root is the card. The conversation id and root activity id
 // Teams returns are the thread's reference.
@@ -146,6 +193,9 @@ func (s *Surface) OpenThread(ctx context.Context, card bridge.Card, first bridge
 	a, err := cardActivity(card)
 	if err != nil {
 		return bridge.ChatThread{}, bridge.Permanent(err)
+	}
+	if err := s.pace(ctx, s.opts.Channel); err != nil {
+		return bridge.ChatThread{}, err
 	}
 	res, err := s.opts.Connector.CreateConversation(ctx, s.serviceURLFor(ctx), ConversationParameters{
 		IsGroup:  true,
@@ -164,6 +214,9 @@ func (s *Surface) OpenThread(ctx context.Context, card bridge.Card, first bridge
 }
 
 func (s *Surface) reply(ctx context.Context, t bridge.ChatThread, a Activity) (string, error) {
+	if err := s.pace(ctx, t.Channel); err != nil {
+		return "", err
+	}
 	id, err := s.opts.Connector.ReplyToActivity(ctx, s.serviceURLFor(ctx), t.Channel, t.ThreadRef, a)
 	if err == nil && id == "" {
 		// Nothing to record: an edit or delivery mark could not find it.
@@ -182,6 +235,9 @@ func (s *Surface) UpdateMessage(ctx context.Context, t bridge.ChatThread, ref st
 	if ref == t.ThreadRef {
 		return nil // the root shows the first message through the card, refreshed on its own lane
 	}
+	if err := s.pace(ctx, t.Channel); err != nil {
+		return err
+	}
 	return s.opts.Connector.UpdateActivity(ctx, s.serviceURLFor(ctx), t.Channel, ref, textActivity(MessageText(m)))
 }
 
@@ -190,6 +246,9 @@ func (s *Surface) UpdateCard(ctx context.Context, t bridge.ChatThread, card brid
 	a, err := cardActivity(card)
 	if err != nil {
 		return bridge.Permanent(err)
+	}
+	if err := s.pace(ctx, t.Channel); err != nil {
+		return err
 	}
 	return s.opts.Connector.UpdateActivity(ctx, s.serviceURLFor(ctx), t.Channel, t.ThreadRef, a)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/threadline/threadline/chatops/cardtest"
 	"github.com/threadline/threadline/chatops/teams"
 	"github.com/threadline/threadline/chatops/teams/teamstest"
+	"github.com/threadline/threadline/store/ratelimit"
 	"github.com/threadline/threadline/store/sqlite"
 	"github.com/threadline/threadline/store/storetest/open"
 )
@@ -243,7 +244,7 @@ func newRigWith(t *testing.T, em *teamstest.Server, tg *telegramtest.Server, sto
 		t.Fatal(err)
 	}
 	s := teams.NewSurface(teams.Options{AppID: em.AppID(), TenantID: em.TenantID(), Channel: em.Channel(), ServiceURL: serviceURL,
-		Connector: newConnector(em), ServiceURLs: teams.StoreServiceURLs{Store: store}})
+		Connector: newConnector(em), ServiceURLs: teams.StoreServiceURLs{Store: store}, ThreadInterval: time.Millisecond, AppInterval: time.Microsecond})
 	b := bridge.New(store, bridge.Options{Surfaces: []bridge.Surface{bridge.SurfaceTeams}, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
 	b.AddPlatform(tga)
 	b.AddSurface(s)
@@ -405,4 +406,43 @@ func TestProactiveAfterRestart(t *testing.T) {
 		}
 		return false
 	})
+}
+
+func TestSendsArePacedPerThreadAndApp(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	c := &clock{now: time.Now()}
+	s := teams.NewSurface(teams.Options{AppID: em.AppID(), TenantID: em.TenantID(), Channel: em.Channel(), ServiceURL: em.ServiceURL(),
+		Connector: newConnector(em), Limiter: ratelimit.NewLocal(c)})
+	ctx := context.Background()
+	card := cardtest.Cases()[0].Card
+	t1, err := s.OpenThread(ctx, card, bridge.MessageView{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Second)
+	post := func(th bridge.ChatThread) error {
+		_, err := s.PostMessage(ctx, th, bridge.MessageView{SenderName: "Ann", Message: bridge.Message{Direction: bridge.Outbound, Text: "hi"}})
+		return err
+	}
+	if err := post(t1); err != nil {
+		t.Fatal(err)
+	}
+	// The thread's budget: the next send waits half a second.
+	var retry *bridge.RetryAfterError
+	if err := post(t1); !errors.As(err, &retry) || retry.After != 500*time.Millisecond {
+		t.Fatalf("second send to the thread: %v, want a 500ms wait", err)
+	}
+	// Another thread waits only for the app's budget (1/30 s).
+	c.Advance(10 * time.Millisecond)
+	if err := s.UpdateCard(ctx, bridge.ChatThread{Channel: "19:other@thread.tacv2;messageid=1", ThreadRef: "1"}, card); !errors.As(err, &retry) || retry.After > 30*time.Millisecond {
+		t.Fatalf("send to another thread: %v, want a short app-level wait", err)
+	}
+	c.Advance(500 * time.Millisecond)
+	if err := post(t1); err != nil {
+		t.Fatalf("after the wait: %v", err)
+	}
+	if n := em.Calls("replyToActivity"); n != 2 {
+		t.Errorf("%d replies reached the connector, want 2 (paced calls are not sent)", n)
+	}
 }

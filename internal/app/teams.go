@@ -32,7 +32,7 @@ func (a *App) connectTeams(opts Options) {
 	}
 	s := tlteams.NewSurface(tlteams.Options{
 		AppID: cfg.AppID, TenantID: cfg.TenantID, Channel: cfg.Channel, ServiceURL: cfg.ServiceURL,
-		Connector: connector, ServiceURLs: tlteams.StoreServiceURLs{Store: a.store}, Logger: a.log,
+		Connector: connector, ServiceURLs: tlteams.StoreServiceURLs{Store: a.store}, Logger: a.log, Limiter: a.limiter,
 	})
 	validator := tlteams.NewValidator(tlteams.ValidatorOptions{AppID: cfg.AppID, MetadataURL: cfg.OpenIDMetadataURL, Clock: opts.Clock})
 	a.teams = &teamsParts{
