@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/threadline/threadline/bridge"
 )
@@ -66,7 +68,7 @@ func RenderCard(c bridge.Card) AdaptiveCard {
 		assignee = markdownEscaper.Replace(c.Assignee.Name)
 	}
 	style := "default"
-	if conv.Priority == bridge.P1 {
+	if conv.Priority == bridge.P1 || slices.ContainsFunc(c.SLA, func(k bridge.CardClock) bool { return k.Breached }) {
 		style = "attention"
 	}
 	header := []any{
@@ -89,6 +91,7 @@ func RenderCard(c bridge.Card) AdaptiveCard {
 	if c.AccountName != "" {
 		facts = append(facts, fact("Account", markdownEscaper.Replace(c.AccountName)))
 	}
+	facts = append(facts, slaFacts(c.SLA)...)
 	number := fmt.Sprint(int64(conv.Number))
 	var actions []any
 	switch conv.Status {
@@ -111,6 +114,47 @@ func RenderCard(c bridge.Card) AdaptiveCard {
 		},
 		"actions": actions,
 	}
+}
+
+// slaFacts are the card's due times and breach markers, one fact per clock
+// (times in the SLA time zone, as the bridge gives them).
+func slaFacts(clocks []bridge.CardClock) []any {
+	var out []any
+	for _, c := range clocks {
+		var v string
+		switch {
+		case c.State == bridge.SLARunning && c.Breached:
+			v = "🚨 Overdue since " + c.Due.Format("Mon 2 Jan 15:04 MST")
+		case c.State == bridge.SLARunning:
+			v = "⏱️ Due " + c.Due.Format("Mon 2 Jan 15:04 MST")
+		case c.State == bridge.SLAPaused && c.Breached:
+			v = "🚨 Breached (paused)"
+		case c.State == bridge.SLAPaused:
+			v = "⏸️ Paused, " + shortDuration(c.Left) + " left"
+		case c.Breached:
+			v = "🚨 Breached"
+		default:
+			continue
+		}
+		out = append(out, fact(c.Kind.Label(), v))
+	}
+	return out
+}
+
+// shortDuration reads like "2h 10m", "45m" or "30s".
+func shortDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh %dm", h, m)
 }
 
 func textRun(s string, bold bool) map[string]any {
