@@ -351,7 +351,12 @@ func content(m *Message) (string, []bridge.Attachment) {
 			}
 			atts = append(atts, bridge.Attachment{Kind: kind, Name: fileName(u, kind), PlatformRef: u})
 		case "story_mention":
+			// The story lasts a day: its media is copied into chat like a
+			// file, and the link kept for as long as it works.
 			lines = append(lines, "[mentioned you in their story] "+u)
+			if u != "" {
+				atts = append(atts, bridge.Attachment{Kind: "story", Name: fileName(u, "story"), PlatformRef: u})
+			}
 		default: // share, fallback, template, reel, ig_reel, ig_post, location
 			if u == "" {
 				u = at.URL
@@ -364,7 +369,7 @@ func content(m *Message) (string, []bridge.Attachment) {
 	return strings.Join(lines, "\n"), atts
 }
 
-var defaultNames = map[string]string{"photo": "image.jpg", "sticker": "sticker.png", "video": "video.mp4", "audio": "audio.mp4", "document": "file"}
+var defaultNames = map[string]string{"story": "story.jpg", "photo": "image.jpg", "sticker": "sticker.png", "video": "video.mp4", "audio": "audio.mp4", "document": "file"}
 
 // fileName takes the name from the URL's path when it has one.
 func fileName(u, kind string) string {

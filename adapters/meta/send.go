@@ -112,7 +112,14 @@ func (s Sender) Send(ctx context.Context, m bridge.OutboundMessage) (bridge.Send
 		RecipientID string `json:"recipient_id"`
 		MessageID   string `json:"message_id"`
 	}
-	if err := s.a.call(ctx, acc, http.MethodPost, "/"+url.PathEscape(acc.ID)+"/messages", req, &res); err != nil {
+	// Messenger sends as the Page; Instagram as "me", which is the Page
+	// linked to the Instagram account for a Page token (Facebook Login) and
+	// the account itself for an Instagram token (Instagram Login).
+	endpoint := "/" + url.PathEscape(acc.ID) + "/messages"
+	if s.platform == bridge.PlatformInstagram {
+		endpoint = "/me/messages"
+	}
+	if err := s.a.call(ctx, acc, http.MethodPost, endpoint, req, &res); err != nil {
 		return bridge.SendResult{}, classify(name, err)
 	}
 	return bridge.SendResult{PlatformMessageID: res.MessageID}, nil

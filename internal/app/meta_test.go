@@ -50,7 +50,10 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 	clock := &shiftedClock{}
 	// On SQLite the echo beats the Send API's answer, as Meta's sometimes
 	// does: only its metadata tells it apart from an inbox reply.
-	emu := metatest.New(metatest.Options{Now: clock.Now, EchoFirst: store == "sqlite", Pages: []metatest.Page{{ID: "112233445566778", Token: "EAAPAGE", Name: "Acme Support"}}})
+	emu := metatest.New(metatest.Options{Now: clock.Now, EchoFirst: store == "sqlite", Pages: []metatest.Page{
+		{ID: "112233445566778", Token: "EAAPAGE", Name: "Acme Support"},
+		{ID: "17841400000000001", Token: "IGTOKEN", Name: "acme.shop", Instagram: true},
+	}})
 	defer emu.Close()
 	sl := slacktest.New(slacktest.Options{})
 	defer sl.Close()
@@ -143,6 +146,21 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 	}
 	if n := len(emu.Sent(maya.ID)); n != 2 { // our reply and the inbox reply
 		t.Errorf("%d messages to the customer", n)
+	}
+
+	// Instagram: a story reply becomes a thread with the story's link; the
+	// reply goes back as an Instagram DM.
+	rae := metatest.Customer{ID: "1234567890123456", Name: "Rae Sun", Username: "rae.sun"}
+	if _, err := emu.CustomerSends(ctx, "17841400000000001", rae, metatest.Message{Text: "is this in stock?", StoryURL: "https://www.instagram.com/stories/acme.shop/42"}); err != nil {
+		t.Fatal(err)
+	}
+	igParent := waitParent(t, ctx, sl, "is this in stock?")
+	if !strings.Contains(igParent.Text, "Rae Sun") || !strings.Contains(igParent.Text, "Instagram") || !strings.Contains(igParent.Text, "stories/acme.shop/42") {
+		t.Errorf("Instagram parent %q", igParent.Text)
+	}
+	agentSays(t, ctx, sl, igParent.TS, "EvI1", "Yes, all sizes.")
+	if sent, err := emu.WaitSent(ctx, rae.ID, 1); err != nil || sent[0].Text != "Yes, all sizes." || sent[0].PageID != "17841400000000001" {
+		t.Fatalf("Instagram reply: %+v %v", sent, err)
 	}
 
 	// A customer who last wrote 8 days ago: the reply is refused in the

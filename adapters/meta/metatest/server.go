@@ -404,6 +404,10 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 		}
 	case b.MessagingType != "RESPONSE" && !(b.MessagingType == "MESSAGE_TAG" && b.Tag == "HUMAN_AGENT"):
 		refusal = func() { fail(w, http.StatusBadRequest, 100, 0, "(#100) Unsupported messaging_type or tag") }
+	case page.Instagram && len(b.Message.Text) > 1000:
+		refusal = func() {
+			fail(w, http.StatusBadRequest, 100, 0, "(#100) Length of param message[text] must be less than or equal to 1000 bytes")
+		}
 	case len([]rune(b.Message.Text)) > 2000:
 		refusal = func() {
 			fail(w, http.StatusBadRequest, 100, 0, "(#100) Length of param message[text] must be less than or equal to 2000")
