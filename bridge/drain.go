@@ -125,6 +125,7 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 	var d Delivery
 	var wait time.Duration
 	var l loaded
+	var extra []Delivery // coalesced behind d into the same chat message
 	// uncertain: the last worker started this send and died before
 	// recording its outcome, so the other side may already have it.
 	uncertain := false
@@ -161,7 +162,12 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 			return err
 		}
 		surface, _ := j.Target.Surface()
-		l, err = b.loadTx(ctx, tx, d, surface)
+		if l, err = b.loadTx(ctx, tx, d, surface); err != nil {
+			return err
+		}
+		if !uncertain {
+			extra, err = b.coalesceTx(ctx, tx, d, &l, now)
+		}
 		return err
 	})
 	if err != nil {
@@ -174,24 +180,27 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 		return laneWorked, &RetryAfterError{After: wait, Err: errors.New("waiting for retry backoff")}
 	}
 
+	// The outside calls carry the work they do, so a paced surface can let
+	// urgent conversations go first.
+	sctx := WithWork(ctx, Work{ConversationID: l.conv.ID, Number: l.conv.Number, Priority: l.conv.Priority})
 	if uncertain {
-		if ext, record, ok := b.reconcile(ctx, d, l); ok {
+		if ext, record, ok := b.reconcile(sctx, d, l); ok {
 			b.opts.Metrics.DeliveryRepeatSuspected(j.Target, "reconciled")
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			return laneWorked, b.recordOutcome(rctx, d, ext, record, nil)
+			return laneWorked, b.recordOutcome(rctx, d, nil, ext, record, nil)
 		}
 		b.opts.Metrics.DeliveryRepeatSuspected(j.Target, "repeated")
 		b.log.Warn("repeating a send whose outcome is unknown", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempts", d.Attempts)
 	}
 	stopRenewing := b.keepLease(ctx, j, owner)
-	ext, record, sendErr := b.deliver(ctx, d, l)
+	ext, record, sendErr := b.deliver(sctx, d, l)
 	// A short pacing wait (a Slack channel's second, a Telegram bot's
 	// thirtieth) is slept here: snoozing the job would add the queue's
 	// pickup delay to every send of a flood.
 	for slept := time.Duration(0); slept < shortWaitBudget; {
 		var retry *RetryAfterError
-		if !errors.As(sendErr, &retry) || retry.After > shortWait {
+		if !errors.As(sendErr, &retry) || retry.After > shortWait || retry.Queued {
 			break
 		}
 		pause := retry.After + time.Duration(mrand.Int64N(int64(retry.After/5)+1)) // jitter spreads a herd of waiters
@@ -199,7 +208,7 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 			break
 		}
 		slept += pause
-		ext, record, sendErr = b.deliver(ctx, d, l)
+		ext, record, sendErr = b.deliver(sctx, d, l)
 	}
 	stopRenewing()
 	if sendErr != nil && ctx.Err() != nil {
@@ -211,14 +220,16 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 	// and not recording it is what makes a send repeat.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return laneWorked, b.recordOutcome(rctx, d, ext, record, sendErr)
+	return laneWorked, b.recordOutcome(rctx, d, extra, ext, record, sendErr)
 }
 
 // recordFunc writes what a successful delivery leaves behind (chat refs,
 // message ids) in the same transaction that marks it delivered.
 type recordFunc func(ctx context.Context, tx Tx, now time.Time) error
 
-func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, ext string, record recordFunc, sendErr error) error {
+// recordOutcome records the outcome of d's send, and the same outcome for
+// the deliveries coalesced behind it (extra), which rode in the same call.
+func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery, ext string, record recordFunc, sendErr error) error {
 	var retry *RetryAfterError
 	var outcome string
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
@@ -254,14 +265,28 @@ func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, ext string, reco
 			d.Status, d.LastError, d.NextAttemptAt = DeliverySending, sendErr.Error(), now.Add(wait)
 			retry = &RetryAfterError{After: wait, Err: sendErr}
 		}
-		return tx.UpdateDelivery(ctx, d)
+		if err := tx.UpdateDelivery(ctx, d); err != nil {
+			return err
+		}
+		for _, e := range extra {
+			if outcome == "rate_limited" {
+				e.Attempts--
+			}
+			e.Status, e.LastError, e.NextAttemptAt, e.ExternalRef = d.Status, d.LastError, d.NextAttemptAt, d.ExternalRef
+			if err := tx.UpdateDelivery(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record delivery %d: %w", d.ID, err)
 	}
-	b.opts.Metrics.DeliveryDone(d.Target, outcome)
-	if outcome == "delivered" {
-		b.opts.Metrics.DeliveryLatency(d.Target, b.opts.Clock.Now().Sub(d.CreatedAt))
+	for _, e := range append([]Delivery{d}, extra...) {
+		b.opts.Metrics.DeliveryDone(e.Target, outcome)
+		if outcome == "delivered" {
+			b.opts.Metrics.DeliveryLatency(e.Target, b.opts.Clock.Now().Sub(e.CreatedAt))
+		}
 	}
 	if sendErr != nil {
 		b.log.Warn("delivery attempt failed", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempt", d.Attempts, "outcome", outcome, "err", sendErr)
@@ -319,6 +344,7 @@ type loaded struct {
 	chat     *ChatThread
 	card     *Card // set when the chat thread is still to be opened
 	sender   string
+	more     []Message // coalesced behind msg into the same chat message
 	// lastInbound is when the customer last wrote in the platform thread
 	// (loaded for platform deliveries only).
 	lastInbound time.Time
@@ -469,7 +495,7 @@ func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery, l lo
 	if isAlertKind(d.Kind) {
 		return b.showAlert(ctx, s, d, l)
 	}
-	view := MessageView{Message: l.msg, SenderName: l.sender, Platform: l.conv.Platform}
+	view := MessageView{Message: l.msg, SenderName: l.sender, Platform: l.conv.Platform, More: l.more}
 	if l.chat == nil {
 		if d.Kind != KindMessage {
 			return "", nil, Permanent(fmt.Errorf("no %s thread for conversation %s", s.Surface(), l.conv.Number))
@@ -491,7 +517,14 @@ func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery, l lo
 			return "", nil, err
 		}
 		return ref, func(ctx context.Context, tx Tx, now time.Time) error {
-			return tx.AddChatMessageRef(ctx, ChatMessageRef{MessageID: l.msg.ID, Surface: s.Surface(), Channel: t.Channel, Ref: ref})
+			// Every coalesced message points at the one post, so an edit
+			// or a restart finds it.
+			for _, m := range append([]Message{l.msg}, l.more...) {
+				if err := tx.AddChatMessageRef(ctx, ChatMessageRef{MessageID: m.ID, Surface: s.Surface(), Channel: t.Channel, Ref: ref}); err != nil {
+					return err
+				}
+			}
+			return nil
 		}, nil
 	case KindEdit, KindDelivered:
 		ref, err := b.chatRef(ctx, l.msg.ID, s.Surface())
@@ -499,6 +532,9 @@ func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery, l lo
 			return "", nil, err
 		}
 		if d.Kind == KindEdit {
+			if view, err = b.coalescedView(ctx, s, t, ref, view); err != nil {
+				return "", nil, err
+			}
 			return ref, nil, s.UpdateMessage(ctx, t, ref, view)
 		}
 		return ref, nil, s.MarkDelivered(ctx, t, ref)

@@ -84,6 +84,17 @@ type Reconciler interface {
 	FindPosted(ctx context.Context, channel, threadRef string, messageID MessageID) (ref string, found bool, err error)
 }
 
+// Coalescer is an optional ability of a chat surface: showing several
+// customer messages of one conversation in one chat message. When messages
+// wait together in a lane (a flood into a paced channel), the bridge hands
+// them over in one MessageView (More), so the channel drains in fewer posts.
+// Every coalesced message gets the post's chat ref, so edits still find it.
+type Coalescer interface {
+	// CoalesceLimit bounds one chat message: how many messages, and how many
+	// characters of text in all.
+	CoalesceLimit() (messages, chars int)
+}
+
 // Card is the neutral model of a conversation's parent message; each surface
 // renders it in its own format.
 type Card struct {
@@ -104,6 +115,9 @@ type MessageView struct {
 	// Platform is where the conversation's customer is, for fetching
 	// attachments.
 	Platform Platform
+	// More holds further customer messages shown in the same chat message,
+	// in sequence order (set only for surfaces that are Coalescers).
+	More []Message
 }
 
 // RetryAfterError says the call may be retried, not before After. Adapters
@@ -111,6 +125,10 @@ type MessageView struct {
 type RetryAfterError struct {
 	After time.Duration
 	Err   error
+	// Queued says the wait is a place in a queue (other conversations go
+	// first), not a budget about to refill: the job steps aside at once
+	// instead of waiting in its worker, which stays free for urgent work.
+	Queued bool
 }
 
 func (e *RetryAfterError) Error() string {

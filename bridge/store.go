@@ -85,7 +85,11 @@ type Tx interface {
 	FindChatThread(ctx context.Context, surface Surface, channel, threadRef string) (ChatThread, error)
 	AddChatMessageRef(ctx context.Context, ref ChatMessageRef) error
 	ListChatMessageRefs(ctx context.Context, id MessageID) ([]ChatMessageRef, error)
+	// FindMessageByChatRef returns the first message a chat message shows.
 	FindMessageByChatRef(ctx context.Context, surface Surface, channel, ref string) (Message, error)
+	// ListMessagesByChatRef returns every message a chat message shows (more
+	// than one when a flood was coalesced into one post), in sequence order.
+	ListMessagesByChatRef(ctx context.Context, surface Surface, channel, ref string) ([]Message, error)
 
 	// InsertDelivery appends to a conversation's outbox lane. Callers also
 	// enqueue a drain job for the lane in the same transaction.
@@ -93,6 +97,9 @@ type Tx interface {
 	// NextDelivery returns the lowest-sequence undelivered item of a lane
 	// (pending or sending), or ErrNotFound.
 	NextDelivery(ctx context.Context, conv ConversationID, target Target) (Delivery, error)
+	// ListLaneDeliveries returns up to limit undelivered items of a lane
+	// (pending or sending) in sequence order, the head first.
+	ListLaneDeliveries(ctx context.Context, conv ConversationID, target Target, limit int) ([]Delivery, error)
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	CountDeliveries(ctx context.Context, f DeliveryFilter) (int, error)
 	// DeliveryBacklog sums undelivered items per target, with the oldest.
@@ -224,7 +231,9 @@ type DeliveryFilter struct {
 type Backlog struct {
 	Target Target
 	Count  int
-	Oldest time.Time
+	// Conversations is how many conversations have undelivered items.
+	Conversations int
+	Oldest        time.Time
 }
 
 type ClaimLaneParams struct {

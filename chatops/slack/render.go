@@ -109,9 +109,11 @@ func MessageText(m bridge.MessageView) string {
 	case bridge.Note:
 		fmt.Fprintf(&b, ":memo: *%s* (internal note): ", escape(m.SenderName))
 	}
-	b.WriteString(escape(m.Message.Text))
-	if m.Message.EditedAt != nil {
-		b.WriteString(" _(edited)_")
+	writeText(&b, m.Message)
+	// Coalesced messages follow, one a line, in the order they were sent.
+	for _, more := range m.More {
+		b.WriteString("\n")
+		writeText(&b, more)
 	}
 	return b.String()
 }
@@ -157,4 +159,11 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh", h)
 	}
 	return fmt.Sprintf("%dh %dm", h, m)
+}
+
+func writeText(b *strings.Builder, m bridge.Message) {
+	b.WriteString(escape(m.Text))
+	if m.EditedAt != nil {
+		b.WriteString(" _(edited)_")
+	}
 }

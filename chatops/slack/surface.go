@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +50,8 @@ type Options struct {
 	PostInterval, UpdateInterval time.Duration
 	// AlertChannel, when set, receives SLA breach alerts.
 	AlertChannel string
+	// Clock orders the channel's post queue; nil is the wall clock.
+	Clock bridge.Clock
 }
 
 // Limiter spaces calls per key; see store/ratelimit.
@@ -58,6 +62,7 @@ type Limiter interface {
 // Surface is the Slack chat surface.
 type Surface struct {
 	names     sync.Map // user id -> display name
+	posts     *postQueue
 	api       *slack.Client
 	opts      Options
 	log       *slog.Logger
@@ -94,10 +99,14 @@ func New(ctx context.Context, opts Options) (*Surface, error) {
 	if opts.UpdateInterval == 0 {
 		opts.UpdateInterval = 1200 * time.Millisecond
 	}
+	if opts.Clock == nil {
+		opts.Clock = bridge.SystemClock{}
+	}
 	s := &Surface{
-		api:  slack.New(opts.Token, slack.OptionAPIURL(opts.APIURL), slack.OptionHTTPClient(opts.HTTPClient)),
-		opts: opts,
-		log:  opts.Logger,
+		posts: newPostQueue(opts.Clock, 2, max(3*time.Second, 3*opts.PostInterval)),
+		api:   slack.New(opts.Token, slack.OptionAPIURL(opts.APIURL), slack.OptionHTTPClient(opts.HTTPClient)),
+		opts:  opts,
+		log:   opts.Logger,
 	}
 	auth, err := s.api.AuthTestContext(ctx)
 	if err != nil {
@@ -157,9 +166,57 @@ func (s *Surface) pace(ctx context.Context, key string, interval time.Duration) 
 	return nil
 }
 
+// maxQueuedWait bounds how long a job queued behind other conversations
+// steps aside before it asks again for a fresh estimate of its turn.
+const maxQueuedWait = 30 * time.Second
+
+// pacePost spaces posts to a channel. A post made for a conversation (the
+// bridge says so in ctx) queues behind more urgent and longer waiting ones
+// when the channel is backed up; see postQueue.
 func (s *Surface) pacePost(ctx context.Context, channel string) error {
-	return s.pace(ctx, "slack:post:"+channel, s.opts.PostInterval)
+	key := "slack:post:" + channel
+	w, ok := bridge.WorkFrom(ctx)
+	if !ok {
+		return s.pace(ctx, key, s.opts.PostInterval)
+	}
+	prio := w.Priority
+	if prio == 0 {
+		prio = bridge.P3
+	}
+	ahead, contend := s.posts.place(channel, w.ConversationID, prio)
+	if !contend {
+		wait := min(time.Duration(ahead-s.posts.contenders+1)*s.opts.PostInterval, maxQueuedWait)
+		wait = max(wait, s.opts.PostInterval)
+		s.posts.hold(channel, w.ConversationID, prio, wait)
+		return &bridge.RetryAfterError{After: wait, Queued: true, Err: fmt.Errorf("%d conversations ahead in channel %s", ahead, channel)}
+	}
+	wait, err := s.opts.Limiter.Reserve(ctx, key, s.opts.PostInterval)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		s.posts.hold(channel, w.ConversationID, prio, wait)
+		return &bridge.RetryAfterError{After: wait, Err: fmt.Errorf("pacing %s", key)}
+	}
+	s.posts.done(channel, w.ConversationID)
+	return nil
 }
+
+// PostsWaiting reports how many conversations wait for a post slot in
+// channel in this process.
+func (s *Surface) PostsWaiting(channel string) int { return s.posts.waiting(channel) }
+
+// Coalescing bounds: Slack shows up to 40,000 characters of text, but a
+// post of a few thousand stays readable.
+const (
+	coalesceMessages = 20
+	coalesceChars    = 3500
+)
+
+var _ bridge.Coalescer = (*Surface)(nil)
+
+// CoalesceLimit implements bridge.Coalescer.
+func (s *Surface) CoalesceLimit() (int, int) { return coalesceMessages, coalesceChars }
 
 func (s *Surface) paceUpdate(ctx context.Context) error {
 	return s.pace(ctx, "slack:update:"+s.teamID, s.opts.UpdateInterval)
@@ -167,11 +224,17 @@ func (s *Surface) paceUpdate(ctx context.Context) error {
 
 // metadata tags our posts with the Threadline message id, so a post repeated
 // after a crash can be told apart from a new one.
-func metadata(m bridge.Message, conv bridge.Conversation) slack.MsgOption {
-	return slack.MsgOptionMetadata(slack.SlackMetadata{
-		EventType:    "threadline_message",
-		EventPayload: map[string]any{"message_id": strconv.FormatInt(int64(m.ID), 10), "conversation": strconv.FormatInt(int64(conv.Number), 10)},
-	})
+// A coalesced post also lists every message it shows.
+func metadata(m bridge.Message, conv bridge.Conversation, more ...bridge.Message) slack.MsgOption {
+	payload := map[string]any{"message_id": strconv.FormatInt(int64(m.ID), 10), "conversation": strconv.FormatInt(int64(conv.Number), 10)}
+	if len(more) > 0 {
+		ids := []string{strconv.FormatInt(int64(m.ID), 10)}
+		for _, x := range more {
+			ids = append(ids, strconv.FormatInt(int64(x.ID), 10))
+		}
+		payload["message_ids"] = strings.Join(ids, ",")
+	}
+	return slack.MsgOptionMetadata(slack.SlackMetadata{EventType: "threadline_message", EventPayload: payload})
 }
 
 // OpenThread implements bridge.ChatSurface.
@@ -197,7 +260,7 @@ func (s *Surface) PostMessage(ctx context.Context, t bridge.ChatThread, m bridge
 		return "", err
 	}
 	_, ts, err := s.api.PostMessageContext(ctx, t.Channel, slack.MsgOptionTS(t.ThreadRef),
-		slack.MsgOptionText(MessageText(m), false), metadata(m.Message, bridge.Conversation{}))
+		slack.MsgOptionText(MessageText(m), false), metadata(m.Message, bridge.Conversation{}, m.More...))
 	if err != nil {
 		return "", s.classify("chat.postMessage", err)
 	}
@@ -338,7 +401,13 @@ func (s *Surface) FindPosted(ctx context.Context, channel, threadRef string, id 
 	}
 	want := strconv.FormatInt(int64(id), 10)
 	for _, m := range msgs {
-		if m.Metadata.EventType == "threadline_message" && fmt.Sprint(m.Metadata.EventPayload["message_id"]) == want {
+		if m.Metadata.EventType != "threadline_message" {
+			continue
+		}
+		if fmt.Sprint(m.Metadata.EventPayload["message_id"]) == want {
+			return m.Timestamp, true, nil
+		}
+		if ids, ok := m.Metadata.EventPayload["message_ids"].(string); ok && slices.Contains(strings.Split(ids, ","), want) {
 			return m.Timestamp, true, nil
 		}
 	}

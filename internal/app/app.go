@@ -187,7 +187,7 @@ func (a *App) connectSlack(ctx context.Context, opts Options) error {
 	s, err := tlslack.New(ctx, tlslack.Options{
 		Token: a.cfg.Slack.BotToken.Reveal(), APIURL: a.cfg.Slack.APIURL, Channel: a.cfg.Slack.Channel, Logger: a.log,
 		Files: files, Limiter: a.limiter, RateLimited: a.metrics.RateLimited,
-		PostInterval: a.cfg.Slack.PostInterval, UpdateInterval: a.cfg.Slack.UpdateInterval,
+		PostInterval: a.cfg.Slack.PostInterval, UpdateInterval: a.cfg.Slack.UpdateInterval, Clock: opts.Clock,
 		AlertChannel: a.cfg.SLA.AlertChannel,
 	})
 	if err != nil {

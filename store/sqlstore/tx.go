@@ -459,7 +459,7 @@ func (t *Tx) FindChatThread(ctx context.Context, surface bridge.Surface, channel
 
 func (t *Tx) AddChatMessageRef(ctx context.Context, r bridge.ChatMessageRef) error {
 	_, err := t.ex.Exec(ctx, `INSERT INTO chat_message_refs (message_id, surface, channel, ref) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (surface, channel, ref) DO NOTHING`, r.MessageID, r.Surface, r.Channel, r.Ref)
+		ON CONFLICT (surface, channel, ref, message_id) DO NOTHING`, r.MessageID, r.Surface, r.Channel, r.Ref)
 	if err != nil {
 		return fmt.Errorf("add chat message ref: %w", err)
 	}
@@ -485,7 +485,7 @@ func (t *Tx) ListChatMessageRefs(ctx context.Context, id bridge.MessageID) ([]br
 
 func (t *Tx) FindMessageByChatRef(ctx context.Context, surface bridge.Surface, channel, ref string) (bridge.Message, error) {
 	m, err := scanMsg(t.ex.QueryRow(ctx, `SELECT `+msgCols+` FROM messages WHERE id = (
-		SELECT message_id FROM chat_message_refs WHERE surface = $1 AND channel = $2 AND ref = $3)`, surface, channel, ref))
+		SELECT min(message_id) FROM chat_message_refs WHERE surface = $1 AND channel = $2 AND ref = $3)`, surface, channel, ref))
 	return m, t.notFound(err, "find message by chat ref")
 }
 
@@ -531,7 +531,7 @@ func (t *Tx) CountDeliveries(ctx context.Context, f bridge.DeliveryFilter) (int,
 }
 
 func (t *Tx) DeliveryBacklog(ctx context.Context) ([]bridge.Backlog, error) {
-	rows, err := t.ex.Query(ctx, `SELECT target, count(*), min(created_at) FROM deliveries
+	rows, err := t.ex.Query(ctx, `SELECT target, count(*), count(DISTINCT conversation_id), min(created_at) FROM deliveries
 		WHERE status IN ('pending', 'sending') GROUP BY target ORDER BY target`)
 	if err != nil {
 		return nil, fmt.Errorf("delivery backlog: %w", err)
@@ -540,7 +540,7 @@ func (t *Tx) DeliveryBacklog(ctx context.Context) ([]bridge.Backlog, error) {
 	var out []bridge.Backlog
 	for rows.Next() {
 		var b bridge.Backlog
-		if err := rows.Scan(&b.Target, &b.Count, st(&b.Oldest)); err != nil {
+		if err := rows.Scan(&b.Target, &b.Count, &b.Conversations, st(&b.Oldest)); err != nil {
 			return nil, fmt.Errorf("delivery backlog: %w", err)
 		}
 		out = append(out, b)

@@ -36,6 +36,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"DeliveriesAndLanes", testDeliveries},
 		{"AgentsAndChatIdentities", testAgents},
 		{"ChatThreadsAndRefs", testChatThreads},
+		{"CoalescedChatRefs", testCoalescedRefs},
 		{"AuditAndCursors", testAuditCursors},
 		{"RollbackWritesNothing", testRollback},
 		{"ConcurrentWritersOnSameKeys", testConcurrent},
