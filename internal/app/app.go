@@ -27,6 +27,7 @@ import (
 // App is one running Threadline process.
 type App struct {
 	cfg      config.Config
+	clock    bridge.Clock
 	log      *slog.Logger
 	store    Store
 	bridge   *bridge.Bridge
@@ -67,7 +68,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: st, metrics: metrics.New(), mount: opts.Mount}
+	a := &App{cfg: cfg, clock: opts.Clock, log: log, store: st, metrics: metrics.New(), mount: opts.Mount}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -254,6 +255,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop, a.slaLoop}
+	if a.slack != nil && a.cfg.Slack.BacklogDigest > 0 && a.cfg.Slack.Channel != "" {
+		loops = append(loops, a.digestLoop)
+	}
 	if a.handler != nil && a.cfg.Slack.AppToken.Set() {
 		client := a.slack.SocketClient(a.cfg.Slack.AppToken.Reveal())
 		loops = append(loops, func(ctx context.Context) error { return a.handler.RunSocketMode(ctx, client) })

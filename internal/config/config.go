@@ -124,6 +124,11 @@ type Slack struct {
 	ReplyMode     string // auto or explicit
 	// PostInterval paces posts per channel; UpdateInterval chat.update per workspace.
 	PostInterval, UpdateInterval time.Duration
+	// BacklogDigest is how many conversations waiting for the inbox channel
+	// make a digest message appear (0: never); DigestInterval how often it
+	// is refreshed.
+	BacklogDigest  int
+	DigestInterval time.Duration
 }
 
 // Teams configures the Microsoft Teams surface; it is off without an app id.
@@ -322,6 +327,17 @@ func Keys() []Key {
 			duration(func(c *Config) *time.Duration { return &c.Slack.PostInterval })},
 		{"THREADLINE_SLACK_UPDATE_INTERVAL", "1.2s", false, "Least time between two message updates in the workspace (chat.update allows about 50 a minute).",
 			duration(func(c *Config) *time.Duration { return &c.Slack.UpdateInterval })},
+		{"THREADLINE_SLACK_BACKLOG_DIGEST", "20", false, "When this many conversations wait to be shown in the inbox channel (a flood), one message there says how many and how long, updated until the backlog is cleared; 0 turns it off.",
+			func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return fmt.Errorf("must be a number of conversations, 0 or more (got %q)", v)
+				}
+				c.Slack.BacklogDigest = n
+				return nil
+			}},
+		{"THREADLINE_SLACK_DIGEST_INTERVAL", "10s", false, "How often the backlog digest is checked and updated.",
+			duration(func(c *Config) *time.Duration { return &c.Slack.DigestInterval })},
 		// Teams surface (issue #9).
 		{"THREADLINE_TEAMS_APP_ID", "", false, "Microsoft App ID of the Teams bot (its Azure Bot registration). Empty: Teams is off.",
 			str(func(c *Config) *string { return &c.Teams.AppID }, nil)},
