@@ -15,6 +15,10 @@ import (
 // committed.
 var ErrLaneBusy = errors.New("delivery lane busy")
 
+// ErrQueued says the chat surface queues the lane's next call behind other
+// conversations (a flood into a paced channel).
+var ErrQueued = errors.New("queued behind other conversations")
+
 // LaneBusyRetry is how soon a job that found its lane busy tries again.
 const LaneBusyRetry = 500 * time.Millisecond
 
@@ -37,6 +41,13 @@ const maxPerRun = 32
 // *RetryAfterError when the lane must wait (rate limit, backoff, busy lane)
 // and nil when the lane is empty.
 func (b *Bridge) RunJob(ctx context.Context, j Job) error {
+	if surface, ok := j.Target.Surface(); ok && !j.Target.IsCard() {
+		if a, ok := b.surfaces[surface].(Admitter); ok {
+			if wait := a.Admit(ctx, Work{ConversationID: j.ConversationID, Priority: j.Priority}); wait > 0 {
+				return &RetryAfterError{After: wait, Queued: true, Err: ErrQueued}
+			}
+		}
+	}
 	owner := newOwner()
 	if j.Target.IsCard() {
 		return b.withLane(ctx, j, owner, func() error { return b.refreshCard(ctx, j) })

@@ -95,6 +95,15 @@ type Coalescer interface {
 	CoalesceLimit() (messages, chars int)
 }
 
+// Admitter is an optional ability of a chat surface that queues its paced
+// calls (a channel backed up by a flood): it tells, before the bridge
+// touches the store, how long a conversation's work must wait for its turn
+// (0: go ahead), so a queued job steps aside at the cost of the queue's own
+// bookkeeping only.
+type Admitter interface {
+	Admit(ctx context.Context, w Work) time.Duration
+}
+
 // Card is the neutral model of a conversation's parent message; each surface
 // renders it in its own format.
 type Card struct {

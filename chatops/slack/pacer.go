@@ -81,6 +81,24 @@ func (q *postQueue) place(channel string, conv bridge.ConversationID, prio bridg
 	return higher + same, higher == 0 && same < q.contenders
 }
 
+// peek finds the channel conv is queued for, if any, and its place there.
+func (q *postQueue) peek(conv bridge.ConversationID, prio bridge.Priority) (channel string, ahead int, contend, queued bool) {
+	q.mu.Lock()
+	now := q.clock.Now()
+	for ch, l := range q.chans {
+		if w := l.waiters[conv]; w != nil && now.Before(w.expires) {
+			channel, queued = ch, true
+			break
+		}
+	}
+	q.mu.Unlock()
+	if !queued {
+		return "", 0, true, false
+	}
+	ahead, contend = q.place(channel, conv, prio)
+	return channel, ahead, contend, true
+}
+
 // hold keeps (or gives) conv a place in channel's queue until its job comes
 // back after wait.
 func (q *postQueue) hold(channel string, conv bridge.ConversationID, prio bridge.Priority, wait time.Duration) {

@@ -160,3 +160,23 @@ func TestPostsWithoutWorkArePacedPlainly(t *testing.T) {
 		t.Fatalf("second post: %v, want a 1s wait", err)
 	}
 }
+
+// TestAdmitTellsQueuedConversationsToStepAside: a conversation turned away
+// once learns its turn before its job touches the store; one never queued
+// goes ahead.
+func TestAdmitTellsQueuedConversationsToStepAside(t *testing.T) {
+	clock := &stepClock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	s := pacedSurface(clock)
+	for id := range bridge.ConversationID(5) {
+		_ = s.pacePost(bridge.WithWork(context.Background(), bridge.Work{ConversationID: id + 1, Priority: bridge.P3}), "C1")
+	}
+	if wait := s.Admit(context.Background(), bridge.Work{ConversationID: 5, Priority: bridge.P3}); wait < 2*time.Second {
+		t.Errorf("fifth conversation admitted with wait %s, want at least 2s (three ahead of its contention window)", wait)
+	}
+	if wait := s.Admit(context.Background(), bridge.Work{ConversationID: 2, Priority: bridge.P3}); wait != 0 {
+		t.Errorf("a contender was told to wait %s", wait)
+	}
+	if wait := s.Admit(context.Background(), bridge.Work{ConversationID: 99, Priority: bridge.P1}); wait != 0 {
+		t.Errorf("a conversation never queued was told to wait %s", wait)
+	}
+}

@@ -185,8 +185,7 @@ func (s *Surface) pacePost(ctx context.Context, channel string) error {
 	}
 	ahead, contend := s.posts.place(channel, w.ConversationID, prio)
 	if !contend {
-		wait := min(time.Duration(ahead-s.posts.contenders+1)*s.opts.PostInterval, maxQueuedWait)
-		wait = max(wait, s.opts.PostInterval)
+		wait := s.queuedWait(ahead)
 		s.posts.hold(channel, w.ConversationID, prio, wait)
 		return &bridge.RetryAfterError{After: wait, Queued: true, Err: fmt.Errorf("%d conversations ahead in channel %s", ahead, channel)}
 	}
@@ -200,6 +199,30 @@ func (s *Surface) pacePost(ctx context.Context, channel string) error {
 	}
 	s.posts.done(channel, w.ConversationID)
 	return nil
+}
+
+var _ bridge.Admitter = (*Surface)(nil)
+
+// Admit implements bridge.Admitter: a conversation already queued for a
+// channel learns, before its job touches the store, whether its turn has
+// come; others go ahead to pacePost, which decides.
+func (s *Surface) Admit(_ context.Context, w bridge.Work) time.Duration {
+	prio := w.Priority
+	if prio == 0 {
+		prio = bridge.P3
+	}
+	channel, ahead, contend, queued := s.posts.peek(w.ConversationID, prio)
+	if !queued || contend {
+		return 0
+	}
+	wait := s.queuedWait(ahead)
+	s.posts.hold(channel, w.ConversationID, prio, wait)
+	return wait
+}
+
+func (s *Surface) queuedWait(ahead int) time.Duration {
+	wait := min(time.Duration(ahead-s.posts.contenders+1)*s.opts.PostInterval, maxQueuedWait)
+	return max(wait, s.opts.PostInterval)
 }
 
 // PostsWaiting reports how many conversations wait for a post slot in

@@ -24,13 +24,30 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	fs.Float64Var(&o.Duplicates, "duplicates", 0.1, "share of webhooks delivered twice")
 	fs.IntVar(&o.Replies, "replies", 50, "conversations answered by an agent from Slack")
 	fs.BoolVar(&o.Baseline, "baseline", false, "also measure PostgreSQL's raw insert commit rate")
-	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for everything to arrive")
+	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "how long to wait for everything to arrive")
 	chaos := fs.Bool("chaos", false, "fault run: kill -9 a child `threadline serve` under load and restart it, with 429s and lost answers from the emulators")
 	kills := fs.Int("kills", 5, "with --chaos: how many kills")
 	killEvery := fs.Duration("kill-every", 2*time.Second, "with --chaos: mean time between kills")
 	faults := fs.Int("faults", 3, "with --chaos: 429s and lost answers injected per API")
+	spike := fs.Bool("spike", false, "flood run: many conversations at once into one Slack channel paced like Slack (1 post a second), with P1 conversations mid-flood")
+	flood := fs.Int("flood", 300, "with --spike: conversations arriving at once")
+	floodMessages := fs.Int("flood-messages", 3, "with --spike: messages per flood conversation")
+	urgent := fs.Int("urgent", 5, "with --spike: P1 conversations arriving mid-flood")
+	postInterval := fs.Duration("post-interval", time.Second, "with --spike: the channel's post budget (Slack's is about one a second); smaller compresses the run")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *spike {
+		rep, err := bench.Spike(ctx, bench.SpikeOptions{DatabaseURL: o.DatabaseURL, Flood: *flood, Messages: *floodMessages, Urgent: *urgent,
+			PostInterval: *postInterval, Senders: o.Senders, Timeout: o.Timeout, Logger: log})
+		if err != nil {
+			return err
+		}
+		rep.Print(os.Stdout)
+		if rep.Failed() {
+			return fmt.Errorf("spike run lost, doubled or reordered messages")
+		}
+		return nil
 	}
 	if *chaos {
 		exe, err := os.Executable()

@@ -320,9 +320,7 @@ func sendWebhooks(ctx context.Context, base string, o Options) (map[string]time.
 func countShown(s *slacktest.Server) int {
 	n := 0
 	for _, m := range s.Messages(channel) {
-		if idPattern.MatchString(m.Text) {
-			n++
-		}
+		n += len(idPattern.FindAllString(m.Text, -1))
 	}
 	return n
 }
@@ -333,22 +331,21 @@ func tally(msgs []slacktest.Message, sentAt map[string]time.Time, o Options) (lo
 	seen := map[string]int{}
 	last := map[string]int{}
 	for _, m := range msgs {
-		p := idPattern.FindStringSubmatch(m.Text)
-		if p == nil {
-			continue
-		}
-		id := p[0]
-		seen[id]++
-		if seen[id] > 1 {
-			continue
-		}
-		n, _ := strconv.Atoi(p[2])
-		if prev, ok := last[p[1]]; ok && n < prev {
-			disordered++
-		}
-		last[p[1]] = n
-		if t, ok := sentAt[id]; ok {
-			lat = append(lat, m.At.Sub(t))
+		// A coalesced post shows several messages, in order.
+		for _, p := range idPattern.FindAllStringSubmatch(m.Text, -1) {
+			id := p[0]
+			seen[id]++
+			if seen[id] > 1 {
+				continue
+			}
+			n, _ := strconv.Atoi(p[2])
+			if prev, ok := last[p[1]]; ok && n < prev {
+				disordered++
+			}
+			last[p[1]] = n
+			if t, ok := sentAt[id]; ok {
+				lat = append(lat, m.At.Sub(t))
+			}
 		}
 	}
 	for c := range o.Customers {

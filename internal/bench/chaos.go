@@ -367,28 +367,27 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 	copies := map[string]int{}
 	last := map[string]int{}
 	for _, m := range sl.Messages(channel) {
-		p := idPattern.FindStringSubmatch(m.Text)
-		if p == nil {
-			continue
-		}
-		copies[p[0]]++
-		if copies[p[0]] > 1 {
-			f := first[p[0]]
-			if f.AnswerLost || near(f.At) {
-				rep.Explained++
-			} else {
-				rep.Unexplained++
-				rep.UnexplainedDetail = append(rep.UnexplainedDetail, fmt.Sprintf("slack %s first at %s (thread %q) again at %s; kills %v",
-					p[0], f.At.Format("15:04:05.000"), f.ThreadTS, m.At.Format("15:04:05.000"), fmtTimes(kills)))
+		// A coalesced post shows several messages, in order.
+		for _, p := range idPattern.FindAllStringSubmatch(m.Text, -1) {
+			copies[p[0]]++
+			if copies[p[0]] > 1 {
+				f := first[p[0]]
+				if f.AnswerLost || near(f.At) {
+					rep.Explained++
+				} else {
+					rep.Unexplained++
+					rep.UnexplainedDetail = append(rep.UnexplainedDetail, fmt.Sprintf("slack %s first at %s (thread %q) again at %s; kills %v",
+						p[0], f.At.Format("15:04:05.000"), f.ThreadTS, m.At.Format("15:04:05.000"), fmtTimes(kills)))
+				}
+				continue
 			}
-			continue
+			first[p[0]] = m
+			n, _ := strconv.Atoi(p[2])
+			if prev, ok := last[p[1]]; ok && n < prev {
+				rep.Disordered++
+			}
+			last[p[1]] = n
 		}
-		first[p[0]] = m
-		n, _ := strconv.Atoi(p[2])
-		if prev, ok := last[p[1]]; ok && n < prev {
-			rep.Disordered++
-		}
-		last[p[1]] = n
 	}
 	for cust := range o.Customers {
 		for m := range o.Messages {
