@@ -30,6 +30,7 @@ type Store interface {
 // parameter structs where there is more than one value to pass.
 type Tx interface {
 	SLATx
+	ReportTx
 
 	// MarkProcessed records an inbound delivery id (a Slack event_id, a
 	// Telegram update_id) and reports whether it was seen for the first time.
