@@ -301,3 +301,19 @@ func Percentile(ds []time.Duration, p int) time.Duration {
 	rank := (p*len(s) + 99) / 100 // ceil(p/100 * n)
 	return s[max(rank, 1)-1]
 }
+
+// FindAgent returns the agent behind a chat user, or ErrNotFound when the
+// user has never acted.
+func (b *Bridge) FindAgent(ctx context.Context, surface Surface, workspace, userID string) (Agent, error) {
+	var a Agent
+	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		a, err = tx.FindAgentByChatIdentity(ctx, surface, workspace, userID)
+		return err
+	})
+	return a, err
+}
+
+// KnownPlatforms lists the platforms a report may be narrowed to.
+var KnownPlatforms = []Platform{PlatformTelegram, PlatformMessenger, PlatformInstagram, PlatformFacebook, PlatformX,
+	PlatformBluesky, PlatformReddit, PlatformLinkedIn, PlatformYouTube, PlatformGoogle}

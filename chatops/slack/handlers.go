@@ -62,6 +62,8 @@ type HandlerOptions struct {
 	Logger *slog.Logger
 	// Observe is told how each request ended and how long its answer took.
 	Observe func(source, outcome string, took time.Duration)
+	// Reports answers /threadline report; nil turns it off.
+	Reports *Reports
 }
 
 // Handler turns Slack requests into bridge commands. Verification and
@@ -486,12 +488,15 @@ func (h *Handler) serveCommands(w http.ResponseWriter, r *http.Request) {
 }
 
 // CommandHelp is the /threadline help text.
-const CommandHelp = "Usage: `/threadline claim 1042` · `/threadline resolve 1042` · `/threadline reopen 1042` · `/threadline help`\n" +
+const CommandHelp = "Usage: `/threadline claim 1042` · `/threadline resolve 1042` · `/threadline reopen 1042` · `/threadline report 7d` · `/threadline help`\n" +
 	"In a conversation thread, your messages go to the customer; start with `note:` (or mention a teammate) to keep one internal, `reply:` to always send."
 
 // HandleCommand runs /threadline and returns the text to show the user.
 func (h *Handler) HandleCommand(ctx context.Context, c SlashCommand) (string, error) {
 	fields := strings.Fields(c.Text)
+	if len(fields) > 0 && strings.EqualFold(fields[0], "report") {
+		return h.reportCommand(ctx, c, fields[1:]), nil
+	}
 	if len(fields) == 0 || fields[0] == "help" {
 		return CommandHelp, nil
 	}

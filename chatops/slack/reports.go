@@ -1,0 +1,252 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/chart"
+)
+
+// ReportSource computes reports (the bridge).
+type ReportSource interface {
+	Report(ctx context.Context, q bridge.ReportQuery) (bridge.Report, error)
+	FindAgent(ctx context.Context, surface bridge.Surface, workspace, userID string) (bridge.Agent, error)
+}
+
+// ReportPoster shows a finished report in a channel (the Surface).
+type ReportPoster interface {
+	PostReport(ctx context.Context, channel string, r bridge.Report, withCSV bool) error
+}
+
+// Reports answers /threadline report.
+type Reports struct {
+	Source   ReportSource
+	Poster   ReportPoster
+	Location *time.Location // the SLA time zone: days and "today"
+	Clock    bridge.Clock
+	// running lets tests and shutdown wait for reports being prepared.
+	running sync.WaitGroup
+}
+
+// Wait blocks until every report being prepared is posted.
+func (r *Reports) Wait() { r.running.Wait() }
+
+// ReportUsage is the help of /threadline report.
+const ReportUsage = "Usage: `/threadline report [today|yesterday|7d|30d|2026-11-01..2026-11-30] [platform] [@agent] [csv]`"
+
+var mentionRE = regexp.MustCompile(`^<@([UW][A-Z0-9]+)(\|[^>]*)?>$`)
+
+// reportCommand handles "/threadline report ...": it checks the arguments at
+// once and prepares the report in the background (a slash command must be
+// answered within three seconds), posting it to the channel it was asked in.
+func (h *Handler) reportCommand(ctx context.Context, c SlashCommand, args []string) string {
+	r := h.opts.Reports
+	if r == nil {
+		return "Reports are not available here."
+	}
+	now := time.Now()
+	if r.Clock != nil {
+		now = r.Clock.Now()
+	}
+	q := bridge.ReportQuery{Location: r.Location}
+	period, withCSV, agentUser := "", false, ""
+	for _, a := range args {
+		low := strings.ToLower(a)
+		switch {
+		case low == "csv":
+			withCSV = true
+		case mentionRE.MatchString(a):
+			agentUser = mentionRE.FindStringSubmatch(a)[1]
+		case platformArg(low) != "":
+			q.Platform = platformArg(low)
+		case period == "":
+			period = a
+		default:
+			return fmt.Sprintf("I do not understand %q.\n%s", a, ReportUsage)
+		}
+	}
+	var err error
+	if q.From, q.To, q.Label, err = bridge.ParseReportPeriod(period, now, r.Location); err != nil {
+		return explain(err) + "\n" + ReportUsage
+	}
+	if agentUser != "" {
+		agent, err := r.Source.FindAgent(ctx, bridge.SurfaceSlack, c.TeamID, agentUser)
+		if errors.Is(err, bridge.ErrNotFound) {
+			return fmt.Sprintf("<@%s> has not worked a conversation yet.", agentUser)
+		}
+		if err != nil {
+			h.log.Warn("report: find agent", "err", err)
+			return "Could not look up that agent; try again."
+		}
+		q.Agent = agent.ID
+		q.Label += " · " + agent.Name
+	}
+	if q.Platform != "" {
+		q.Label += " · " + q.Platform.DisplayName()
+	}
+	r.running.Add(1)
+	go func() {
+		defer r.running.Done()
+		// The request is answered; the report outlives it, not the process.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		rep, err := r.Source.Report(rctx, q)
+		if err == nil {
+			err = r.Poster.PostReport(rctx, c.ChannelID, rep, withCSV)
+		}
+		if err != nil {
+			h.log.Warn("report failed", "channel", c.ChannelID, "err", err)
+			h.tell(c.ChannelID, "", c.UserID, "The report could not be posted here: "+explain(err))
+		}
+	}()
+	return fmt.Sprintf("Preparing the report for %s…", q.Label)
+}
+
+func platformArg(s string) bridge.Platform {
+	for _, p := range bridge.KnownPlatforms {
+		if s == string(p) || s == strings.ToLower(p.DisplayName()) {
+			return p
+		}
+	}
+	return ""
+}
+
+// ReportBlocks renders a report as Block Kit.
+func ReportBlocks(r bridge.Report) []slack.Block {
+	q := r.Query
+	loc := q.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	t := r.Total
+	field := func(name, value string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, "*"+name+"*\n"+value, false, false)
+	}
+	fields := []*slack.TextBlockObject{
+		field("Conversations", fmt.Sprint(t.Conversations)),
+		field("Resolved", fmt.Sprint(t.Resolved)),
+		field("Backlog", fmt.Sprint(t.Backlog)),
+		field("First response", firstResponse(t)),
+		field("Resolution", median(t.ResolutionMedian, t.Resolutions)),
+		field("SLA compliance", compliance(t)),
+		field("Reopen rate", reopenRate(t)),
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate("Threadline report · "+q.Label, 150), false, false)),
+		slack.NewContextBlock("period", slack.NewTextBlockObject(slack.MarkdownType,
+			fmt.Sprintf("%s – %s (%s)", q.From.In(loc).Format("Mon 2 Jan 2006 15:04"), q.To.In(loc).Format("Mon 2 Jan 2006 15:04"), loc), false, false)),
+		slack.NewSectionBlock(nil, fields, nil),
+	}
+	group := func(title string, gs []bridge.ReportGroup, name func(bridge.ReportGroup) string) {
+		if len(gs) == 0 {
+			return
+		}
+		var b strings.Builder
+		b.WriteString("*" + title + "*")
+		for i, g := range gs {
+			if i == 15 {
+				fmt.Fprintf(&b, "\n… and %d more: add `csv` to the command for all of them", len(gs)-15)
+				break
+			}
+			f := g.ReportFigures
+			fmt.Fprintf(&b, "\n• *%s*: %d conversations, %d resolved, %d open · first response %s · SLA %s",
+				escape(name(g)), f.Conversations, f.Resolved, f.Backlog, firstResponse(f), compliance(f))
+		}
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(b.String(), 2900), false, false), nil, nil))
+	}
+	blocks = append(blocks, slack.NewDividerBlock())
+	group("By platform", r.ByPlatform, func(g bridge.ReportGroup) string { return g.Platform.DisplayName() })
+	group("By agent", r.ByAgent, func(g bridge.ReportGroup) string {
+		if g.Agent == nil {
+			return "Unassigned"
+		}
+		return g.Agent.Name
+	})
+	blocks = append(blocks, slack.NewContextBlock("definitions", slack.NewTextBlockObject(slack.MarkdownType,
+		"Times are elapsed time from the customer's first message. SLA compliance: clock cycles (first response, next responses, resolution) of conversations created in the period that ended without a breach. Reopen rate: reopens per resolve.", false, false)))
+	return blocks
+}
+
+func median(d time.Duration, n int) string {
+	if n == 0 {
+		return "–"
+	}
+	return "median " + shortDuration(d)
+}
+
+func firstResponse(f bridge.ReportFigures) string {
+	if f.FirstResponses == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("median %s · p90 %s", shortDuration(f.FirstResponseMedian), shortDuration(f.FirstResponseP90))
+}
+
+func compliance(f bridge.ReportFigures) string {
+	share, ok := f.Compliance()
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f %% (%d of %d met)", 100*share, f.SLACycles-f.SLABreaches, f.SLACycles)
+}
+
+func reopenRate(f bridge.ReportFigures) string {
+	rate, ok := f.ReopenRate()
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f %% (%d reopens)", 100*rate, f.Reopens)
+}
+
+// ReportText is the notification and fallback text of a report.
+func ReportText(r bridge.Report) string {
+	return fmt.Sprintf("Threadline report, %s: %d conversations, %d resolved, %d in backlog", r.Query.Label, r.Total.Conversations, r.Total.Resolved, r.Total.Backlog)
+}
+
+var _ ReportPoster = (*Surface)(nil)
+
+// PostReport implements ReportPoster: the report as a message, and in its
+// thread the chart (and the CSV), uploaded with files.getUploadURLExternal
+// and files.completeUploadExternal.
+func (s *Surface) PostReport(ctx context.Context, channel string, r bridge.Report, withCSV bool) error {
+	_, ts, err := s.api.PostMessageContext(ctx, channel, slack.MsgOptionText(ReportText(r), false), slack.MsgOptionBlocks(ReportBlocks(r)...))
+	if err != nil {
+		return s.classify("chat.postMessage", err)
+	}
+	days := make([]chart.Day, 0, len(r.Days))
+	for _, d := range r.Days {
+		days = append(days, chart.Day{Day: d.Day, Conversations: d.Conversations, FirstResponse: d.FirstResponseMedian, Answered: d.FirstResponses > 0})
+	}
+	png, err := chart.PNG(days, chart.Options{Title: "Conversations and median first response per day, " + r.Query.Label})
+	if err != nil {
+		return err
+	}
+	stamp := r.Query.To.In(r.Query.Location).Format("2006-01-02")
+	if err := s.upload(ctx, channel, ts, "threadline-report-"+stamp+".png", "Volume and response time per day", png); err != nil {
+		return err
+	}
+	if !withCSV {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := r.WriteCSV(&buf); err != nil {
+		return err
+	}
+	return s.upload(ctx, channel, ts, "threadline-report-"+stamp+".csv", "Report figures (CSV)", buf.Bytes())
+}
+
+func (s *Surface) upload(ctx context.Context, channel, threadTS, name, title string, data []byte) error {
+	_, err := s.api.UploadFileContext(ctx, slack.UploadFileParameters{
+		Reader: bytes.NewReader(data), FileSize: len(data), Filename: name, Title: title,
+		Channel: channel, ThreadTimestamp: threadTS,
+	})
+	return s.classify("files.completeUploadExternal", err)
+}

@@ -1,0 +1,118 @@
+package slack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"image/png"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/threadline/threadline/bridge"
+	tlslack "github.com/threadline/threadline/chatops/slack"
+	"github.com/threadline/threadline/chatops/slack/slacktest"
+	"github.com/threadline/threadline/store/sqlite"
+	"github.com/threadline/threadline/store/storetest/open"
+)
+
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time { return c.now }
+
+func TestReportCommandPostsBlocksChartAndCSV(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store := open.SQLite(t, sqlite.Options{})
+	sl := slacktest.New(slacktest.Options{})
+	defer sl.Close()
+	clock := &stepClock{now: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)}
+	surface, err := tlslack.New(ctx, tlslack.Options{Token: sl.Token(), APIURL: sl.URL(), Channel: channel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := bridge.ParseSLATargets("p3=30m")
+	b := bridge.New(store, bridge.Options{Clock: clock, Surfaces: []bridge.Surface{bridge.SurfaceSlack}, SLA: &bridge.SLAPolicy{FirstResponse: first}})
+	reports := &tlslack.Reports{Source: b, Poster: surface, Location: time.UTC, Clock: clock}
+	h := tlslack.NewHandler(tlslack.HandlerOptions{Bridge: b, Notifier: surface, Names: surface, Verifier: tlslack.Verifier{Secret: "sign", Clock: clock},
+		Logger: testLogger(t), BotUserID: surface.BotUserID(), InboxChannel: channel, Reports: reports, Clock: clock})
+	r := chi.NewRouter()
+	h.Routes(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	client := &slacktest.Client{BaseURL: srv.URL, SigningSecret: "sign", Now: clock.Now}
+
+	ann := bridge.Actor{Surface: bridge.SurfaceSlack, Workspace: sl.TeamID(), UserID: "U0ANN", Name: "Ann"}
+	for i, wait := range []time.Duration{10 * time.Minute, 20 * time.Minute, 0} {
+		res, err := b.Ingest(ctx, bridge.InboundEvent{Platform: bridge.PlatformTelegram, Account: bridge.UpsertAccountParams{ExternalID: "bot"},
+			Thread: string(rune('a' + i)), Sender: bridge.UpsertIdentityParams{ExternalUserID: string(rune('a' + i)), Name: "C"},
+			PlatformMessageID: "1", Text: "help"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wait > 0 {
+			clock.now = clock.now.Add(wait)
+			if _, err := b.Reply(ctx, bridge.ReplyParams{Actor: ann, Ref: bridge.ConversationRef{ID: res.ConversationID}, Text: "hi"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	clock.now = clock.now.Add(24 * time.Hour)
+
+	send := func(text string) string {
+		code, body, err := client.SendCommand(ctx, slacktest.Command{TeamID: sl.TeamID(), UserID: "U0SUE", UserName: "sue", Channel: "C0REPORTS", Text: text})
+		if err != nil || code != 200 {
+			t.Fatalf("command %q: %d %v", text, code, err)
+		}
+		var ans struct{ Text string }
+		_ = json.Unmarshal(body, &ans)
+		return ans.Text
+	}
+	if ans := send("report 2026-11-30..2026-11-30 telegram <@U0ANN|ann> csv"); !strings.Contains(ans, "Preparing the report for 30 Nov 2026") {
+		t.Fatalf("answer: %q", ans)
+	}
+	reports.Wait()
+	msgs := sl.Messages("C0REPORTS")
+	if len(msgs) != 3 {
+		t.Fatalf("report channel: %+v", msgs)
+	}
+	blocks := ""
+	for _, b := range msgs[0].Blocks {
+		blocks += string(b)
+	}
+	for _, want := range []string{"Threadline report", "Ann", "Telegram", `*Conversations*\n2`, `median 10m · p90 20m`, "100 % (2 of 2 met)"} {
+		if !strings.Contains(blocks, want) {
+			t.Errorf("report blocks lack %q:\n%s", want, blocks)
+		}
+	}
+	chart, table := msgs[1], msgs[2]
+	if chart.ThreadTS != msgs[0].TS || len(chart.Files) != 1 || !strings.HasSuffix(chart.Files[0].Name, ".png") {
+		t.Fatalf("chart upload: %+v", chart)
+	}
+	if img, err := png.Decode(bytes.NewReader(chart.Files[0].Body)); err != nil || img.Bounds().Dx() < 100 {
+		t.Fatalf("chart is not a PNG: %v", err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(table.Files[0].Body)).ReadAll()
+	if err != nil || len(rows) < 3 || rows[0][0] != "scope" || rows[1][0] != "total" || rows[1][4] != "2" || rows[1][7] != "600" {
+		t.Fatalf("CSV: %v %v", rows, err)
+	}
+
+	// Bad arguments are answered at once and post nothing.
+	for text, want := range map[string]string{
+		"report lastweek":         "period",
+		"report 7d telegram nope": "do not understand",
+		"report 7d <@U0NOBODY>":   "has not worked a conversation",
+	} {
+		if ans := send(text); !strings.Contains(ans, want) {
+			t.Errorf("%q answered %q, want %q", text, ans, want)
+		}
+	}
+	reports.Wait()
+	if n := len(sl.Messages("C0REPORTS")); n != 3 {
+		t.Errorf("bad commands posted: %d messages", n)
+	}
+}
