@@ -248,3 +248,27 @@ func BenchmarkAddWeek(b *testing.B) {
 		_, _ = s.Add(t0, 40*time.Hour)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"mon-fri 09:00-17:00", "mon-fri 08:00-12:00,13:00-17:00; sat 10:00-14:00", "fri 22:00-06:00", "24/7", "sun-sat 00:00-24:00", "x", "mon 9"} {
+		f.Add(s)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		f.Skip(err)
+	}
+	t0 := time.Date(2026, 3, 6, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, spec string) {
+		s, err := Parse(spec, ny)
+		if err != nil {
+			return
+		}
+		due, err := s.Add(t0, 90*time.Minute)
+		if err != nil {
+			t.Fatalf("%q: %v", spec, err)
+		}
+		if got := s.Between(t0, due); got != 90*time.Minute {
+			t.Fatalf("%q: Between(t0, Add(t0, 90m)) = %s", spec, got)
+		}
+	})
+}
