@@ -109,8 +109,8 @@ func (b *Bridge) observeTx(ctx context.Context, tx Tx, ev ObservedOutbound) (Ing
 	isNew := false
 	switch {
 	case err == nil && conv.Status != StatusClosed:
-		// A reply from the platform's inbox joins the conversation as it
-		// stands: it neither reopens nor resolves it.
+		// A reply from the platform's inbox joins the conversation; it
+		// does not reopen a resolved one.
 	case err == nil || errors.Is(err, ErrNotFound):
 		conv, err = tx.CreateConversation(ctx, CreateConversationParams{
 			PlatformThreadID: thread.ID, AccountID: account.ID, Platform: account.Platform,
@@ -147,6 +147,21 @@ func (b *Bridge) observeTx(ctx context.Context, tx Tx, ev ObservedOutbound) (Ing
 	}
 	if err := b.enqueueChat(ctx, tx, conv, KindMessage, msg, "", ""); err != nil {
 		return IngestResult{}, err
+	}
+	if isActive(conv.Status) {
+		// Someone answered the customer, if not here: the response clocks
+		// stop and the conversation waits for the customer, as after a reply.
+		if err := b.slaReplied(ctx, tx, conv, now); err != nil {
+			return IngestResult{}, err
+		}
+		before := conv
+		conv.Status = StatusPending
+		if conv.FirstResponseAt == nil {
+			conv.FirstResponseAt = &now
+		}
+		if err := b.saveChange(ctx, tx, 0, "replied_outside_threadline", before, conv, now); err != nil {
+			return IngestResult{}, err
+		}
 	}
 	return IngestResult{ConversationID: conv.ID, Number: conv.Number, MessageID: msg.ID, NewConversation: isNew}, nil
 }

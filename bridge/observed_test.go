@@ -83,10 +83,33 @@ func TestObserveOutbound(t *testing.T) {
 		t.Errorf("status %s", c.Status)
 	}
 
-	// A message the account starts on the platform opens a conversation.
+	// The customer writes again; an answer from the platform's inbox
+	// counts as the response: the conversation waits for the customer.
+	h.ingest(h.customer("100", "2", "and the invoice?"))
+	if c := h.conv(res.ConversationID); c.Status != bridge.StatusOpen {
+		t.Fatalf("status after the customer wrote %s", c.Status)
+	}
+	h.observed("100", "inbox-3", "invoice attached", 0)
+	if c := h.conv(res.ConversationID); c.Status != bridge.StatusPending {
+		t.Errorf("status after an inbox reply %s, want pending", c.Status)
+	}
+
+	// A resolved conversation gets the message without reopening.
+	if _, err := h.b.Resolve(h.ctx, bridge.DeliveryKey{}, ann, bridge.ConversationRef{ID: res.ConversationID}); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.observed("100", "inbox-4", "thanks for shopping", 0); r.ConversationID != res.ConversationID || h.conv(res.ConversationID).Status != bridge.StatusResolved {
+		t.Errorf("inbox message after resolve: %+v, status %s", r, h.conv(res.ConversationID).Status)
+	}
+
+	// A message the account starts on the platform opens a conversation,
+	// already answered.
 	fresh := h.observed("200", "inbox-9", "Your order shipped", 0)
 	if !fresh.NewConversation {
 		t.Errorf("first message of a thread: %+v", fresh)
+	}
+	if c := h.conv(fresh.ConversationID); c.Status != bridge.StatusPending || c.FirstResponseAt == nil {
+		t.Errorf("conversation started outside: %+v", c)
 	}
 }
 
@@ -94,5 +117,26 @@ func TestObserveOutboundRejectsIncomplete(t *testing.T) {
 	h := newHarness(t, bridge.Options{})
 	if _, err := h.b.ObserveOutbound(h.ctx, bridge.ObservedOutbound{Platform: bridge.PlatformTelegram, Thread: "1"}); err == nil {
 		t.Error("accepted an observed message without account, customer or id")
+	}
+}
+
+// TestObservedReplyStopsResponseClock: an answer typed in the platform's
+// inbox is a response; no breach follows it.
+func TestObservedReplyStopsResponseClock(t *testing.T) {
+	h, alerts := newSLAHarness(t, testPolicy(t))
+	res := h.ingest(h.customer("100", "1", "help"))
+	h.clock.Advance(10 * time.Minute)
+	h.observed("100", "inbox-1", "on it, from the app", 0)
+	if c := h.clocks(res.ConversationID)[bridge.ClockFirstResponse]; c.State != bridge.SLAStopped {
+		t.Errorf("first response clock %+v, want stopped", c)
+	}
+	h.clock.Advance(time.Hour)
+	if r := h.checkSLA(); r.Breaches != 0 {
+		t.Errorf("breaches %+v after an inbox reply", r)
+	}
+	alerts.mu.Lock()
+	defer alerts.mu.Unlock()
+	if len(alerts.channel) != 0 {
+		t.Errorf("alerts %+v", alerts.channel)
 	}
 }
