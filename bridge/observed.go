@@ -92,10 +92,30 @@ func (b *Bridge) observeTx(ctx context.Context, tx Tx, ev ObservedOutbound) (Ing
 	if ev.OurMessageID != 0 {
 		// The echo may beat the send's answer: the id in its metadata is
 		// what tells it apart from a reply typed on the platform.
+		// It may name a reply of another thread of the account: a private
+		// reply to a comment is echoed in the commenter's new DM thread.
 		m, err := tx.GetMessage(ctx, ev.OurMessageID)
 		switch {
-		case err == nil && m.PlatformThreadID == thread.ID && m.Direction == Outbound:
-			return IngestResult{}, ErrDuplicateEvent
+		case err == nil && m.Direction == Outbound:
+			sent := thread
+			if m.PlatformThreadID != thread.ID {
+				if sent, err = tx.GetPlatformThread(ctx, m.PlatformThreadID); err != nil {
+					return IngestResult{}, err
+				}
+			}
+			same := sent.AccountID == account.ID
+			if !same {
+				// The same page may be two accounts here (its Messenger
+				// inbox and its Facebook comments).
+				other, err := tx.GetAccount(ctx, sent.AccountID)
+				if err != nil {
+					return IngestResult{}, err
+				}
+				same = other.ExternalID == account.ExternalID
+			}
+			if same {
+				return IngestResult{}, ErrDuplicateEvent
+			}
 		case err != nil && !errors.Is(err, ErrNotFound):
 			return IngestResult{}, err
 		}

@@ -140,3 +140,24 @@ func TestObservedReplyStopsResponseClock(t *testing.T) {
 		t.Errorf("alerts %+v", alerts.channel)
 	}
 }
+
+// TestEchoOfReplyInAnotherThread: a private reply to a comment is echoed in
+// the commenter's DM thread, on the same page's Messenger account; it is
+// ours, not a message from outside.
+func TestEchoOfReplyInAnotherThread(t *testing.T) {
+	h := newHarness(t, bridge.Options{})
+	res := h.ingest(h.customer("comment:c1", "c1", "refund?"))
+	reply, err := h.b.Reply(h.ctx, bridge.ReplyParams{Actor: ann, Ref: bridge.ConversationRef{ID: res.ConversationID}, Text: "dm: order number?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := bridge.ObservedOutbound{Platform: bridge.PlatformMessenger, Account: bridge.UpsertAccountParams{ExternalID: "bot1"}, Thread: "psid-9",
+		Customer: bridge.UpsertIdentityParams{ExternalUserID: "psid-9"}, PlatformMessageID: "m_1", OurMessageID: reply.MessageID, Text: "order number?"}
+	if r, err := h.b.ObserveOutbound(h.ctx, echo); err != nil || !r.Duplicate {
+		t.Errorf("echo of our private reply: %+v %v", r, err)
+	}
+	echo.Account.ExternalID, echo.PlatformMessageID = "other-page", "m_2"
+	if r, err := h.b.ObserveOutbound(h.ctx, echo); err != nil || r.Duplicate {
+		t.Errorf("another page's echo naming our id: %+v %v", r, err)
+	}
+}

@@ -250,8 +250,13 @@ func (a *Adapter) Parse(w Webhook) Parsed {
 				}
 			}
 		}
-		// Comments and mentions (changes) come in a later step.
-		out.Ignored += len(e.Changes)
+		for _, c := range e.Changes {
+			if ev, ok := a.changeEvent(w.Object, id, c); ok {
+				out.Events = append(out.Events, ev)
+			} else {
+				out.Ignored++
+			}
+		}
 	}
 	return out
 }

@@ -42,7 +42,7 @@ var _ bridge.PlatformAdapter = Sender{}
 
 // Platforms returns one bridge adapter per platform the Meta app serves.
 func (a *Adapter) Platforms() []bridge.PlatformAdapter {
-	return []bridge.PlatformAdapter{Sender{a, bridge.PlatformMessenger}, Sender{a, bridge.PlatformInstagram}}
+	return []bridge.PlatformAdapter{Sender{a, bridge.PlatformMessenger}, Sender{a, bridge.PlatformInstagram}, Sender{a, bridge.PlatformFacebook}}
 }
 
 // For returns the bridge adapter of one platform.
@@ -53,8 +53,11 @@ func (s Sender) Platform() bridge.Platform { return s.platform }
 
 // Limits implements bridge.PlatformAdapter.
 func (s Sender) Limits() bridge.Limits {
-	if s.platform == bridge.PlatformInstagram {
+	switch s.platform {
+	case bridge.PlatformInstagram:
 		return bridge.Limits{MaxTextLength: InstagramMaxTextBytes}
+	case bridge.PlatformFacebook:
+		return bridge.Limits{MaxTextLength: 8000}
 	}
 	return bridge.Limits{MaxTextLength: MessengerMaxText}
 }
@@ -83,6 +86,17 @@ func (s Sender) Send(ctx context.Context, m bridge.OutboundMessage) (bridge.Send
 	}
 	if strings.TrimSpace(m.Text) == "" {
 		return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("%s: %w: empty message (sending files is not supported)", name, bridge.ErrInvalidInput))
+	}
+	// Comment threads are answered in public (or privately with "dm:");
+	// no messaging window applies.
+	if top, ok := strings.CutPrefix(m.ThreadExternalID, commentPrefix); ok {
+		return s.sendComment(ctx, acc, top, m)
+	}
+	if ref, ok := strings.CutPrefix(m.ThreadExternalID, mentionPrefix); ok {
+		return s.sendMention(ctx, acc, ref, m)
+	}
+	if s.platform == bridge.PlatformFacebook {
+		return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("facebook: thread %q is not a comment thread", m.ThreadExternalID))
 	}
 	if s.platform == bridge.PlatformInstagram {
 		if n := len(m.Text); n > InstagramMaxTextBytes {

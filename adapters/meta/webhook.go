@@ -166,7 +166,11 @@ func (a *Adapter) store(ctx context.Context, ing Ingester, p Parsed) error {
 		switch {
 		case ev.Inbound != nil:
 			in := *ev.Inbound
-			a.enrich(ctx, &in)
+			if in.Source == bridge.SourceDM {
+				// Commenters are not page-scoped users: the change itself
+				// names them.
+				a.enrich(ctx, &in)
+			}
 			res, err = ing.Ingest(ctx, in)
 		case ev.Outbound != nil:
 			res, err = ing.ObserveOutbound(ctx, *ev.Outbound)

@@ -163,6 +163,29 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 		t.Fatalf("Instagram reply: %+v %v", sent, err)
 	}
 
+	// A Facebook comment: a thread naming the post; a reply goes under the
+	// comment, "dm:" sends the private reply, and its echo (in Messenger)
+	// opens nothing.
+	jane := metatest.Customer{ID: "24242424242424242", Name: "Jane Customer"}
+	comment, err := emu.CustomerComments(ctx, page, jane, metatest.NewComment{Text: "Still waiting on my refund...", Permalink: "https://www.facebook.com/acme/posts/pfbid0abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fbParent := waitParent(t, ctx, sl, "Still waiting on my refund")
+	if !strings.Contains(fbParent.Text, "Facebook") || !strings.Contains(fbParent.Text, "posts/pfbid0abc") {
+		t.Errorf("comment parent %q", fbParent.Text)
+	}
+	agentSays(t, ctx, sl, fbParent.TS, "EvF1", "Refund issued, see your inbox.")
+	agentSays(t, ctx, sl, fbParent.TS, "EvF2", "dm: Here is your refund reference: R-77.")
+	sentJane, err := emu.WaitSent(ctx, jane.ID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sentJane[0].Kind != "comment_reply" || sentJane[0].CommentID != comment || sentJane[1].Kind != "private_reply" || sentJane[1].Text != "Here is your refund reference: R-77." {
+		t.Errorf("comment replies %+v", sentJane)
+	}
+	emu.Settle()
+
 	// A customer who last wrote 8 days ago: the reply is refused in the
 	// thread, and Meta is not called.
 	clock.set(-8 * 24 * time.Hour)
@@ -181,6 +204,11 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 	}
 	if emu.Calls("messages") != calls || len(emu.Sent(old.ID)) != 0 {
 		t.Errorf("a reply outside the window reached the Send API")
+	}
+	for _, m := range sl.Messages("C0INBOX") {
+		if m.ThreadTS == "" && strings.Contains(m.Text, "R-77") {
+			t.Errorf("the echo of a private reply opened a thread: %q", m.Text)
+		}
 	}
 }
 

@@ -54,8 +54,14 @@ type Customer struct {
 	ProfilePic string
 }
 
-// Sent is a message a page sent, through the Send API or Meta's inbox.
+// Sent is a message a page sent, through the Send API or Meta's inbox,
+// or a reply to a comment.
 type Sent struct {
+	// Kind is "message", "comment_reply", "private_reply" or
+	// "mention_reply".
+	Kind string
+	// CommentID is the comment answered (replies, private replies).
+	CommentID     string
 	PageID        string
 	RecipientID   string
 	MID           string
@@ -118,6 +124,7 @@ type Server struct {
 	faults     []Fault
 	calls      map[string]int
 	files      map[string][]byte
+	comments   map[string]*Comment
 	webhookURL string
 	nextMID    int64
 	closed     bool
@@ -151,7 +158,7 @@ func New(opts Options) *Server {
 		opts.WebhookRetryDelay = 20 * time.Millisecond
 	}
 	s := &Server{opts: opts, pages: map[string]Page{}, customers: map[string]Customer{}, lastWrote: map[string]time.Time{},
-		calls: map[string]int{}, files: map[string][]byte{}, nextMID: 1000}
+		calls: map[string]int{}, files: map[string][]byte{}, comments: map[string]*Comment{}, nextMID: 1000}
 	for _, p := range opts.Pages {
 		s.pages[p.ID] = p
 	}
@@ -319,6 +326,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(parts) == 3 && parts[2] == "messages" && r.Method == http.MethodPost:
 		s.sendMessage(w, r, page, parts[1])
+	case len(parts) == 3 && (parts[2] == "comments" || parts[2] == "replies") && r.Method == http.MethodPost:
+		s.replyToComment(w, r, page, parts[1], parts[2])
+	case len(parts) == 3 && parts[2] == "mentions" && r.Method == http.MethodPost:
+		s.replyToMention(w, r, page, parts[1])
+	case len(parts) == 2 && (r.Method == http.MethodPost || r.Method == http.MethodDelete):
+		s.moderate(w, r, page, parts[1])
 	case len(parts) == 2 && r.Method == http.MethodGet:
 		s.lookup(w, page, parts[1])
 	default:
@@ -359,7 +372,8 @@ func (s *Server) lookup(w http.ResponseWriter, page Page, id string) {
 
 type sendBody struct {
 	Recipient struct {
-		ID string `json:"id"`
+		ID        string `json:"id"`
+		CommentID string `json:"comment_id"`
 	} `json:"recipient"`
 	MessagingType string `json:"messaging_type"`
 	Tag           string `json:"tag"`
@@ -390,7 +404,16 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 	}
 	last, wrote := s.lastWrote[page.ID+"/"+b.Recipient.ID]
 	var refusal func()
+	comment := s.comments[b.Recipient.CommentID]
 	switch {
+	case b.Recipient.CommentID != "" && (comment == nil || comment.PageID != page.ID):
+		refusal = func() { fail(w, http.StatusBadRequest, 100, 0, "(#100) Invalid comment_id") }
+	case b.Recipient.CommentID != "" && comment.PrivateReplied:
+		refusal = func() { fail(w, http.StatusBadRequest, 10900, 0, "Activity already replied to") }
+	case b.Recipient.CommentID != "" && now.Sub(comment.At) > 7*24*time.Hour:
+		refusal = func() { fail(w, http.StatusBadRequest, 10903, 0, "This activity can't be replied to") }
+	case b.Recipient.CommentID != "":
+		// A private reply: allowed once, within 7 days, without a window.
 	case b.Recipient.ID == "" || b.Message.Text == "":
 		refusal = func() {
 			fail(w, http.StatusBadRequest, 100, 0, "(#100) The parameter recipient and message.text are required")
@@ -419,8 +442,12 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 		return
 	}
 	s.nextMID++
-	m := Sent{PageID: page.ID, RecipientID: b.Recipient.ID, MID: fmt.Sprintf("m_%s_%d", page.ID, s.nextMID), Text: b.Message.Text,
+	m := Sent{Kind: "message", PageID: page.ID, RecipientID: b.Recipient.ID, MID: fmt.Sprintf("m_%s_%d", page.ID, s.nextMID), Text: b.Message.Text,
 		MessagingType: b.MessagingType, Tag: b.Tag, Metadata: b.Message.Metadata, At: now, AnswerLost: faulty}
+	if comment != nil {
+		comment.PrivateReplied = true
+		m.Kind, m.CommentID, m.RecipientID = "private_reply", comment.ID, comment.AuthorID
+	}
 	s.sent = append(s.sent, m)
 	s.cond.Broadcast()
 	s.mu.Unlock()
