@@ -80,7 +80,7 @@ func (s *Server) CustomerComments(ctx context.Context, pageID string, c Customer
 			parent = post
 		}
 		value = map[string]any{"from": map[string]string{"id": c.ID, "name": c.Name},
-			"post": map[string]any{"id": post, "permalink_url": nc.Permalink, "status_type": "added_photos", "is_published": true},
+			"post":    map[string]any{"id": post, "permalink_url": nc.Permalink, "status_type": "added_photos", "is_published": true},
 			"message": nc.Text, "post_id": post, "comment_id": id, "created_time": now.Unix(),
 			"item": "comment", "parent_id": parent, "verb": "add"}
 	}
