@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -445,4 +446,59 @@ func TestSendsArePacedPerThreadAndApp(t *testing.T) {
 	if n := em.Calls("replyToActivity"); n != 2 {
 		t.Errorf("%d replies reached the connector, want 2 (paced calls are not sent)", n)
 	}
+}
+
+// TestThreadRateLimit: Teams answers 429 past about 7 sends a second to a
+// thread; a burst of customer messages still arrives complete, in order,
+// once each.
+func TestThreadRateLimit(t *testing.T) {
+	em := teamstest.New(teamstest.Options{ThreadRate: 3})
+	defer em.Close()
+	r := newRig(t, em, open.SQLite(t, sqlite.Options{}), em.ServiceURL())
+	r.customer("message 0")
+	root := r.root()
+	const n = 12
+	for i := 1; i < n; i++ {
+		r.customer(fmt.Sprintf("message %d", i))
+	}
+	r.wait("every message in the thread", func(s *teamstest.Server) bool {
+		return len(s.Messages(root.ConversationID)) == n
+	})
+	// Nothing is left to send: then exactly n messages means none doubled.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var pending int
+		if err := r.store.InTx(r.ctx, func(ctx context.Context, tx bridge.Tx) error {
+			for _, st := range []bridge.DeliveryStatus{bridge.DeliveryPending, bridge.DeliverySending} {
+				n, err := tx.CountDeliveries(ctx, bridge.DeliveryFilter{Target: bridge.ChatTarget(bridge.SurfaceTeams), Status: st})
+				if err != nil {
+					return err
+				}
+				pending += n
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries still pending", pending)
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline, not hoping
+	}
+	msgs := em.Messages(root.ConversationID)
+	if len(msgs) != n {
+		t.Fatalf("%d messages in the thread, want %d", len(msgs), n)
+	}
+	for i, m := range msgs[1:] {
+		if !strings.Contains(m.Text, fmt.Sprintf("message %d", i+1)) {
+			t.Errorf("thread message %d is %q", i+1, m.Text)
+		}
+	}
+	if em.RateLimited() == 0 {
+		t.Error("the burst never hit the emulated rate limit; the test proves nothing")
+	}
+	t.Logf("429s answered: %d", em.RateLimited())
 }

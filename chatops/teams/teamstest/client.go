@@ -118,3 +118,28 @@ func Deliver(ctx context.Context, endpoint string, a any, authorization string) 
 func (s *Server) Send(ctx context.Context, endpoint string, a any) (int, []byte, error) {
 	return Deliver(ctx, endpoint, a, "Bearer "+s.ChannelToken(s.ValidSpec()))
 }
+
+// PressButton sends the invoke of an Action.Execute button on a thread's
+// card, as Teams does, and, when Threadline answers with a card, shows that
+// card in place of the old one, as Teams does for everyone in the channel.
+func (s *Server) PressButton(ctx context.Context, endpoint, conversationID, rootID string, from User, verb string, data any) (int, []byte, error) {
+	code, body, err := s.Send(ctx, endpoint, s.CardAction(conversationID, rootID, from, verb, data))
+	if err != nil || code != http.StatusOK {
+		return code, body, err
+	}
+	var res struct {
+		Type  string          `json:"type"`
+		Value json.RawMessage `json:"value"`
+	}
+	if json.Unmarshal(body, &res) == nil && res.Type == "application/vnd.microsoft.card.adaptive" {
+		s.mu.Lock()
+		for _, m := range s.messages {
+			if m.ConversationID == conversationID && m.ID == rootID {
+				m.Card, m.Updates = res.Value, m.Updates+1
+			}
+		}
+		s.notify()
+		s.mu.Unlock()
+	}
+	return code, body, nil
+}

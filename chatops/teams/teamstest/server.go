@@ -36,6 +36,10 @@ type Options struct {
 	Channel string
 	// MaxMessageBytes answers 413 MessageSizeTooBig past it (Teams: 40 KB).
 	MaxMessageBytes int
+	// ThreadRate, when set, answers 429 (without Retry-After, as Teams
+	// often does) to a bot sending to one thread more often than that many
+	// times a second.
+	ThreadRate int
 }
 
 // Message is an activity in the emulated channel: a thread root (its
@@ -88,6 +92,8 @@ type Server struct {
 	calls    map[string]int
 	nextID   int64
 	tokens   int
+	sends    map[string][]time.Time // per thread, for ThreadRate
+	limited  int
 }
 
 // New starts an emulator.
@@ -107,7 +113,7 @@ func New(opts Options) *Server {
 	if opts.MaxMessageBytes == 0 {
 		opts.MaxMessageBytes = 40 << 10
 	}
-	s := &Server{opts: opts, changed: make(chan struct{}), calls: map[string]int{}, nextID: 1732380000000}
+	s := &Server{opts: opts, changed: make(chan struct{}), calls: map[string]int{}, nextID: 1732380000000, sends: map[string][]time.Time{}}
 	s.signers = []signer{newSigner()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/.well-known/openidconfiguration", s.serveMetadata)
@@ -456,6 +462,11 @@ func (s *Server) serveConnector(w http.ResponseWriter, r *http.Request) {
 		s.writeFault(w, f)
 		return
 	}
+	if len(parts) > 0 && s.overRate(parts[0]) {
+		s.limited++
+		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests")
+		return
+	}
 	code, resp := s.apply(op, parts, body)
 	if code >= 300 {
 		writeError(w, code, resp["code"], resp["message"])
@@ -471,6 +482,33 @@ func (s *Server) serveConnector(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, code, resp)
+}
+
+// overRate counts a send to a thread against ThreadRate; s.mu is held.
+func (s *Server) overRate(thread string) bool {
+	if s.opts.ThreadRate <= 0 {
+		return false
+	}
+	now := time.Now()
+	recent := s.sends[thread][:0]
+	for _, t := range s.sends[thread] {
+		if now.Sub(t) < time.Second {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= s.opts.ThreadRate {
+		s.sends[thread] = recent
+		return true
+	}
+	s.sends[thread] = append(recent, now)
+	return false
+}
+
+// RateLimited counts the 429s ThreadRate answered.
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited
 }
 
 func (s *Server) writeFault(w http.ResponseWriter, f Fault) {
