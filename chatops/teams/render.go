@@ -216,18 +216,27 @@ func MessageText(m bridge.MessageView) string {
 	case bridge.Note:
 		fmt.Fprintf(&b, "📝 <b>%s</b> (internal note): ", name)
 	}
-	b.WriteString(escapeText(m.Message.Text))
-	for _, a := range m.Message.Attachments {
+	writeText(&b, m.Message)
+	// Coalesced messages follow, one a line, in the order they were sent.
+	for _, more := range m.More {
+		b.WriteString("<br>")
+		writeText(&b, more)
+	}
+	return b.String()
+}
+
+func writeText(b *strings.Builder, m bridge.Message) {
+	b.WriteString(escapeText(m.Text))
+	for _, a := range m.Attachments {
 		label := a.Name
 		if label == "" {
 			label = a.Kind
 		}
-		fmt.Fprintf(&b, "<br>📎 %s", html.EscapeString(label))
+		fmt.Fprintf(b, "<br>📎 %s", html.EscapeString(label))
 	}
-	if m.Message.EditedAt != nil {
+	if m.EditedAt != nil {
 		b.WriteString(" <i>(edited)</i>")
 	}
-	return b.String()
 }
 
 func escapeText(s string) string {

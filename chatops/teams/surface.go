@@ -266,3 +266,16 @@ func (s *Surface) MarkDelivered(ctx context.Context, t bridge.ChatThread, ref st
 	_, err := s.reply(ctx, t, a)
 	return err
 }
+
+// Coalescing bounds: a Teams message is at most 40 KB (UTF-16, with the
+// markup), and a post of a few thousand characters stays readable.
+const (
+	coalesceMessages = 20
+	coalesceChars    = 4000
+)
+
+var _ bridge.Coalescer = (*Surface)(nil)
+
+// CoalesceLimit implements bridge.Coalescer: customer messages waiting for
+// a thread's send budget go out together.
+func (s *Surface) CoalesceLimit() (int, int) { return coalesceMessages, coalesceChars }
