@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,9 @@ type Options struct {
 	Classify func(text string) Priority
 	// SLA sets response and resolution targets; nil keeps no clocks.
 	SLA *SLAPolicy
+	// KeepUnassignedOnReply stops an agent's reply to an unassigned
+	// conversation from assigning it to them.
+	KeepUnassignedOnReply bool
 }
 
 // Metrics is what the bridge reports about its work.
@@ -280,7 +284,7 @@ func (b *Bridge) conversationFor(ctx context.Context, tx Tx, thread PlatformThre
 			}
 			return conv, false, nil
 		case StatusPending:
-			conv.Status = StatusOpen
+			conv.Status, conv.SnoozedUntil = StatusOpen, nil
 			conv.Priority = min(conv.Priority, priority)
 			return conv, false, b.saveChange(ctx, tx, 0, "customer_replied", before, conv, now)
 		case StatusResolved:
@@ -361,7 +365,20 @@ func (b *Bridge) saveChange(ctx context.Context, tx Tx, actor AgentID, action st
 }
 
 func describe(c Conversation) string {
-	return fmt.Sprintf("status=%s priority=%s assignee=%d", c.Status, c.Priority, c.AssigneeID)
+	s := fmt.Sprintf("status=%s priority=%s assignee=%d", c.Status, c.Priority, c.AssigneeID)
+	if len(c.Tags) > 0 {
+		s += " tags=" + strings.Join(c.Tags, ",")
+	}
+	if c.Team != "" {
+		s += " team=" + c.Team
+	}
+	if c.Escalation != "" {
+		s += " escalation=" + string(c.Escalation)
+	}
+	if c.SnoozedUntil != nil {
+		s += " snoozed_until=" + c.SnoozedUntil.UTC().Format(time.RFC3339)
+	}
+	return s
 }
 
 // enqueueChat appends a delivery to every chat surface lane except skip (the

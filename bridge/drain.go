@@ -552,6 +552,13 @@ func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery, l lo
 	case KindNotice:
 		ref, err := s.PostNotice(ctx, t, d.Text)
 		return ref, nil, err
+	case KindEscalation:
+		if a, ok := s.(EscalationPoster); ok {
+			ref, err := a.PostEscalation(ctx, t, d.Text)
+			return ref, nil, err
+		}
+		ref, err := s.PostNotice(ctx, t, d.Text)
+		return ref, nil, err
 	}
 	return "", nil, Permanent(fmt.Errorf("unknown delivery kind %q", d.Kind))
 }

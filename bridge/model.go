@@ -49,7 +49,8 @@ const (
 	Note     Direction = "note"     // internal, never sent to the customer
 )
 
-// Role grants permissions to an agent.
+// Role grants permissions to an agent. Roles are ordered: each may do what
+// the ones before it may.
 type Role string
 
 const (
@@ -58,6 +59,21 @@ const (
 	RoleManager    Role = "manager"
 	RoleAdmin      Role = "admin"
 )
+
+func (r Role) rank() int {
+	switch r {
+	case RoleSupervisor:
+		return 1
+	case RoleManager:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// AtLeast reports whether r has every permission of min.
+func (r Role) AtLeast(min Role) bool { return r.rank() >= min.rank() }
 
 // DeliveryStatus tracks one message on its way to one target.
 type DeliveryStatus string
@@ -145,6 +161,13 @@ type Conversation struct {
 	Source           Source
 	AssigneeID       AgentID // zero when unassigned
 	Tags             []string
+	// Team is the team a conversation was transferred to (a label, or the
+	// name of a channel or user group); empty when none.
+	Team string
+	// Escalation is how far the conversation was escalated; empty when not.
+	Escalation EscalationLevel
+	// SnoozedUntil is when a snoozed conversation returns to the queue.
+	SnoozedUntil *time.Time
 	LastSeq          int64
 	// Version increases with every change shown on the card, so card updates
 	// can be coalesced to the latest one.
@@ -221,6 +244,9 @@ const (
 	KindNotice DeliveryKind = "notice"
 	// KindDelivered marks an agent's chat message as delivered to the customer.
 	KindDelivered DeliveryKind = "delivered"
+	// KindEscalation raises a critical escalation where the surface sends
+	// them (EscalationPoster); surfaces without one post a notice.
+	KindEscalation DeliveryKind = "escalation"
 )
 
 // Delivery is one item in a conversation's ordered outbox towards a target.

@@ -104,6 +104,13 @@ type Admitter interface {
 	Admit(ctx context.Context, w Work) time.Duration
 }
 
+// EscalationPoster is an optional ability of a chat surface: raising a
+// critical escalation outside the conversation's thread (Slack: the
+// escalation channel).
+type EscalationPoster interface {
+	PostEscalation(ctx context.Context, t ChatThread, text string) (string, error)
+}
+
 // Card is the neutral model of a conversation's parent message; each surface
 // renders it in its own format.
 type Card struct {

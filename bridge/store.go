@@ -140,6 +140,33 @@ type Tx interface {
 	// message of a platform thread (across its conversations), or
 	// ErrNotFound. Platforms with a reply window (Meta's 24 hours) need it.
 	LastInboundTime(ctx context.Context, thread PlatformThreadID) (time.Time, error)
+
+	WorkTx
+}
+
+// WorkTx is what agent commands need beyond the core: roles, availability,
+// load and the lists agents ask for.
+type WorkTx interface {
+	SetAgentRole(ctx context.Context, id AgentID, role Role) error
+	SetAgentAvailable(ctx context.Context, id AgentID, available bool) error
+	// ListAgentLoads returns the agents with exactly this role, each with
+	// the number of open or pending conversations assigned to them, by id.
+	ListAgentLoads(ctx context.Context, role Role) ([]AgentLoad, error)
+	ListAgentChatIdentities(ctx context.Context, surface Surface, workspace string) ([]AgentChatIdentity, error)
+	// ListQueue returns unassigned open conversations, most urgent first,
+	// then oldest first.
+	ListQueue(ctx context.Context, limit int) ([]Conversation, error)
+	// ListContactConversations returns the conversations of every identity
+	// of a contact, newest first.
+	ListContactConversations(ctx context.Context, contact ContactID, limit int) ([]Conversation, error)
+	// ListDueSnoozes returns pending conversations snoozed until now or before.
+	ListDueSnoozes(ctx context.Context, now time.Time, limit int) ([]ConversationID, error)
+}
+
+// AgentLoad is an agent with their number of open or pending conversations.
+type AgentLoad struct {
+	Agent Agent
+	Open  int
 }
 
 type UpsertAccountParams struct {

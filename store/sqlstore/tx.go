@@ -179,14 +179,14 @@ func (t *Tx) LinkAgentChatIdentity(ctx context.Context, id bridge.AgentChatIdent
 }
 
 const convCols = `id, number, platform_thread_id, account_id, platform, identity_id, status, priority, source, assignee_id,
-	tags, last_seq, version, created_at, updated_at, first_response_at, resolved_at, closed_at`
+	tags, last_seq, version, created_at, updated_at, first_response_at, resolved_at, closed_at, team, escalation, snoozed_until`
 
 func scanConv(r Row) (bridge.Conversation, error) {
 	var c bridge.Conversation
 	var tags string
 	if err := r.Scan(&c.ID, &c.Number, &c.PlatformThreadID, &c.AccountID, &c.Platform, &c.IdentityID, &c.Status, &c.Priority,
 		&c.Source, idOf(&c.AssigneeID), &tags, &c.LastSeq, &c.Version, st(&c.CreatedAt), st(&c.UpdatedAt),
-		nullTime{&c.FirstResponseAt}, nullTime{&c.ResolvedAt}, nullTime{&c.ClosedAt}); err != nil {
+		nullTime{&c.FirstResponseAt}, nullTime{&c.ResolvedAt}, nullTime{&c.ClosedAt}, &c.Team, &c.Escalation, nullTime{&c.SnoozedUntil}); err != nil {
 		return c, err
 	}
 	return c, json.Unmarshal([]byte(tags), &c.Tags)
@@ -220,9 +220,9 @@ func (t *Tx) LatestConversation(ctx context.Context, thread bridge.PlatformThrea
 
 func (t *Tx) UpdateConversation(ctx context.Context, c bridge.Conversation) error {
 	n, err := t.ex.Exec(ctx, `UPDATE conversations SET status = $2, priority = $3, assignee_id = $4, tags = $5, version = $6,
-		updated_at = $7, first_response_at = $8, resolved_at = $9, closed_at = $10 WHERE id = $1`,
+		updated_at = $7, first_response_at = $8, resolved_at = $9, closed_at = $10, team = $11, escalation = $12, snoozed_until = $13 WHERE id = $1`,
 		c.ID, c.Status, c.Priority, nullable(c.AssigneeID), jsonText(c.Tags), c.Version, ts(c.UpdatedAt),
-		tsPtr(c.FirstResponseAt), tsPtr(c.ResolvedAt), tsPtr(c.ClosedAt))
+		tsPtr(c.FirstResponseAt), tsPtr(c.ResolvedAt), tsPtr(c.ClosedAt), c.Team, c.Escalation, tsPtr(c.SnoozedUntil))
 	if err != nil {
 		if t.d.IsUniqueViolation(err) {
 			return fmt.Errorf("update conversation %s: %w", c.Number, bridge.ErrConflict)
