@@ -864,8 +864,8 @@ func (b *Bridge) doQueue(ctx context.Context, o *op) error {
 	return nil
 }
 
-func (b *Bridge) doAway(ctx context.Context, o *op) error  { return b.setAvailable(ctx, o, false) }
-func (b *Bridge) doBack(ctx context.Context, o *op) error  { return b.setAvailable(ctx, o, true) }
+func (b *Bridge) doAway(ctx context.Context, o *op) error { return b.setAvailable(ctx, o, false) }
+func (b *Bridge) doBack(ctx context.Context, o *op) error { return b.setAvailable(ctx, o, true) }
 func (b *Bridge) doHelp(ctx context.Context, o *op) error {
 	o.res.Text = HelpText("", o.cmd.HelpVerb)
 	return nil

@@ -168,7 +168,7 @@ type Conversation struct {
 	Escalation EscalationLevel
 	// SnoozedUntil is when a snoozed conversation returns to the queue.
 	SnoozedUntil *time.Time
-	LastSeq          int64
+	LastSeq      int64
 	// Version increases with every change shown on the card, so card updates
 	// can be coalesced to the latest one.
 	Version         int64

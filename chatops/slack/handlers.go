@@ -8,26 +8,31 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/slack-go/slack"
 
 	"github.com/threadline/threadline/bridge"
 )
 
-// Bridge is what the handlers need from the core.
+// Bridge is what the handlers need from the core: every action goes
+// through Dispatch.
 type Bridge interface {
-	Claim(ctx context.Context, key bridge.DeliveryKey, actor bridge.Actor, ref bridge.ConversationRef) (bridge.CommandResult, error)
-	Resolve(ctx context.Context, key bridge.DeliveryKey, actor bridge.Actor, ref bridge.ConversationRef) (bridge.CommandResult, error)
-	Reopen(ctx context.Context, key bridge.DeliveryKey, actor bridge.Actor, ref bridge.ConversationRef) (bridge.CommandResult, error)
-	Reply(ctx context.Context, p bridge.ReplyParams) (bridge.CommandResult, error)
-	AddNote(ctx context.Context, p bridge.ReplyParams) (bridge.CommandResult, error)
+	Dispatch(ctx context.Context, key bridge.DeliveryKey, actor bridge.Actor, cmd bridge.Command) (bridge.CommandResult, error)
 	ConversationByChatThread(ctx context.Context, surface bridge.Surface, channel, threadRef string) (bridge.Conversation, error)
+}
+
+// RoleSource says which role a Slack user has (RoleDirectory).
+type RoleSource interface {
+	RoleOf(ctx context.Context, userID string) bridge.Role
+}
+
+// Linker builds links to Slack messages (Surface.Permalink).
+type Linker interface {
+	Permalink(channel, ts string) string
 }
 
 // Notifier tells one user something only they see.
@@ -59,6 +64,11 @@ type HandlerOptions struct {
 	Names interface {
 		UserName(ctx context.Context, userID string) string
 	}
+	// Roles says who is a supervisor, manager or admin; nil keeps the
+	// roles stored for agents.
+	Roles RoleSource
+	// Links builds links in lists; nil shows numbers only.
+	Links  Linker
 	Logger *slog.Logger
 	// Observe is told how each request ended and how long its answer took.
 	Observe func(source, outcome string, took time.Duration)
@@ -271,19 +281,14 @@ func (h *Handler) HandleEvent(ctx context.Context, env EventEnvelope, msg Messag
 		team = env.TeamID
 	}
 	intent, text := ClassifyMessage(msg.Text, h.opts.BotUserID, h.opts.ReplyMode)
-	p := bridge.ReplyParams{
-		Key:     bridge.DeliveryKey{Source: "slack", ID: env.EventID},
-		Actor:   bridge.Actor{Surface: bridge.SurfaceSlack, Workspace: team, UserID: msg.User, Name: h.name(ctx, msg.User)},
-		Ref:     bridge.ConversationRef{ID: conv.ID},
-		Text:    text,
-		ChatRef: &bridge.ChatMessageRef{Surface: bridge.SurfaceSlack, Channel: msg.Channel, Ref: msg.TS},
+	cmd := bridge.Command{Verb: bridge.VerbNote, Conversation: bridge.ConversationRef{ID: conv.ID}, Text: text,
+		ChatRef: &bridge.ChatMessageRef{Surface: bridge.SurfaceSlack, Channel: msg.Channel, Ref: msg.TS}}
+	if intent == IntentReply {
+		// A bystander's message stays internal rather than reaching the
+		// customer over the assignee's head.
+		cmd.Verb, cmd.Text, cmd.NoteIfForbidden = bridge.VerbReply, PlainText(text), true
 	}
-	if intent == IntentNote {
-		_, err = h.opts.Bridge.AddNote(ctx, p)
-	} else {
-		p.Text = PlainText(text)
-		_, err = h.opts.Bridge.Reply(ctx, p)
-	}
+	res, err := h.opts.Bridge.Dispatch(ctx, bridge.DeliveryKey{Source: "slack", ID: env.EventID}, h.actor(ctx, team, msg.User, ""), cmd)
 	if userFault(err) {
 		h.tell(msg.Channel, msg.ThreadTS, msg.User, explain(err))
 		return "refused", nil
@@ -291,6 +296,10 @@ func (h *Handler) HandleEvent(ctx context.Context, env EventEnvelope, msg Messag
 	if err != nil {
 		h.log.Error("slack event: bridge", "event_id", env.EventID, "err", err)
 		return "", err
+	}
+	if res.Demoted {
+		h.tell(msg.Channel, msg.ThreadTS, msg.User, escape(res.Text))
+		return "note", nil
 	}
 	if intent == IntentNote {
 		return "note", nil
@@ -336,19 +345,47 @@ func userFault(err error) bool {
 		errors.Is(err, bridge.ErrConflict) || errors.Is(err, bridge.ErrForbidden) || errors.Is(err, bridge.ErrNotFound)
 }
 
+// explain turns a refusal into what the user reads (Slack mrkdwn).
 func explain(err error) string {
 	var claimed *bridge.ClaimedError
 	if errors.As(err, &claimed) {
-		return fmt.Sprintf("%s is already claimed by %s.", claimed.Number, claimed.Owner.Name)
+		return fmt.Sprintf("Not done: %s is already claimed by %s.", claimed.Number, escape(claimed.Owner.Name))
 	}
-	if errors.Is(err, bridge.ErrNotFound) {
-		return "No such conversation."
+	var perr *bridge.ParseError
+	if errors.As(err, &perr) {
+		return escape(perr.Error()) + "."
 	}
 	msg := err.Error()
-	for _, sentinel := range []error{bridge.ErrIllegalState, bridge.ErrInvalidInput, bridge.ErrConflict, bridge.ErrForbidden} {
-		msg = strings.TrimPrefix(msg, sentinel.Error()+": ")
+	for _, sentinel := range []error{bridge.ErrIllegalState, bridge.ErrInvalidInput, bridge.ErrConflict, bridge.ErrForbidden, bridge.ErrNotFound} {
+		if _, after, ok := strings.Cut(msg, sentinel.Error()+": "); ok && errors.Is(err, sentinel) {
+			msg = after
+			break
+		}
 	}
-	return "Not done: " + msg + "."
+	if errors.Is(err, bridge.ErrNotFound) && !strings.Contains(msg, "conversation") {
+		msg = "no such conversation"
+	}
+	return "Not done: " + escape(upperFirst(msg)) + "."
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// actor identifies a Slack user to the bridge, with the role the settings
+// give them.
+func (h *Handler) actor(ctx context.Context, team, user, name string) bridge.Actor {
+	if name == "" {
+		name = h.name(ctx, user)
+	}
+	a := bridge.Actor{Surface: bridge.SurfaceSlack, Workspace: team, UserID: user, Name: name}
+	if h.opts.Roles != nil {
+		a.Role = h.opts.Roles.RoleOf(ctx, user)
+	}
+	return a
 }
 
 // tell sends an ephemeral note in the background: Slack's 3-second answer
@@ -364,175 +401,4 @@ func (h *Handler) tell(channel, threadTS, user, text string) {
 			h.log.Warn("slack ephemeral", "err", err)
 		}
 	}()
-}
-
-// DecodeInteraction parses the form body of an interactivity request.
-func DecodeInteraction(body []byte) (slack.InteractionCallback, error) {
-	var cb slack.InteractionCallback
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return cb, fmt.Errorf("%w: slack interaction form: %v", bridge.ErrInvalidInput, err)
-	}
-	payload := form.Get("payload")
-	if payload == "" {
-		return cb, fmt.Errorf("%w: slack interaction without payload", bridge.ErrInvalidInput)
-	}
-	if err := json.Unmarshal([]byte(payload), &cb); err != nil {
-		return cb, fmt.Errorf("%w: slack interaction payload: %v", bridge.ErrInvalidInput, err)
-	}
-	return cb, nil
-}
-
-func (h *Handler) serveInteractions(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	body, ok := h.readVerified(w, r, "slack_interactions")
-	if !ok {
-		return
-	}
-	cb, err := DecodeInteraction(body)
-	if err != nil {
-		h.log.Warn("slack interaction: malformed", "err", err)
-		h.opts.Observe("slack_interactions", "bad_request", time.Since(start))
-		http.Error(w, "malformed interaction", http.StatusBadRequest)
-		return
-	}
-	outcome, err := h.HandleInteraction(r.Context(), cb)
-	if err != nil {
-		h.opts.Observe("slack_interactions", "error", time.Since(start))
-		http.Error(w, "could not handle interaction", http.StatusInternalServerError)
-		return
-	}
-	h.opts.Observe("slack_interactions", outcome, time.Since(start))
-	w.WriteHeader(http.StatusOK)
-}
-
-// HandleInteraction acts on the buttons of a conversation card.
-func (h *Handler) HandleInteraction(ctx context.Context, cb slack.InteractionCallback) (string, error) {
-	if cb.Type != slack.InteractionTypeBlockActions {
-		return "ignored", nil
-	}
-	actor := bridge.Actor{Surface: bridge.SurfaceSlack, Workspace: cb.Team.ID, UserID: cb.User.ID, Name: cb.User.Name}
-	outcome := "ignored"
-	for _, a := range cb.ActionCallback.BlockActions {
-		var do func(context.Context, bridge.DeliveryKey, bridge.Actor, bridge.ConversationRef) (bridge.CommandResult, error)
-		switch a.ActionID {
-		case ActionClaim:
-			do = h.opts.Bridge.Claim
-		case ActionResolve:
-			do = h.opts.Bridge.Resolve
-		case ActionReopen:
-			do = h.opts.Bridge.Reopen
-		default:
-			continue
-		}
-		n, err := bridge.ParseConversationNumber(a.Value)
-		if err != nil {
-			return "bad_request", nil
-		}
-		key := bridge.DeliveryKey{Source: "slack_action", ID: cb.TriggerID + "/" + a.ActionID + "/" + a.ActionTs}
-		_, err = do(ctx, key, actor, bridge.ConversationRef{Number: n})
-		if userFault(err) {
-			h.tell(cb.Channel.ID, "", cb.User.ID, explain(err))
-			outcome = "refused"
-			continue
-		}
-		if err != nil {
-			h.log.Error("slack action: bridge", "action", a.ActionID, "err", err)
-			return "", err
-		}
-		outcome = a.ActionID
-	}
-	return outcome, nil
-}
-
-// SlashCommand is /threadline as Slack sends it.
-type SlashCommand struct {
-	Command, Text, TeamID, UserID, UserName, ChannelID, TriggerID string
-}
-
-// DecodeCommand parses a slash command form body.
-func DecodeCommand(body []byte) (SlashCommand, error) {
-	v, err := url.ParseQuery(string(body))
-	if err != nil {
-		return SlashCommand{}, fmt.Errorf("%w: slash command form: %v", bridge.ErrInvalidInput, err)
-	}
-	c := SlashCommand{Command: v.Get("command"), Text: v.Get("text"), TeamID: v.Get("team_id"), UserID: v.Get("user_id"),
-		UserName: v.Get("user_name"), ChannelID: v.Get("channel_id"), TriggerID: v.Get("trigger_id")}
-	if c.Command == "" || c.UserID == "" {
-		return c, fmt.Errorf("%w: slash command without command or user", bridge.ErrInvalidInput)
-	}
-	return c, nil
-}
-
-func (h *Handler) serveCommands(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	body, ok := h.readVerified(w, r, "slack_commands")
-	if !ok {
-		return
-	}
-	cmd, err := DecodeCommand(body)
-	if err != nil {
-		h.opts.Observe("slack_commands", "bad_request", time.Since(start))
-		http.Error(w, "malformed command", http.StatusBadRequest)
-		return
-	}
-	text, err := h.HandleCommand(r.Context(), cmd)
-	if err != nil {
-		h.opts.Observe("slack_commands", "error", time.Since(start))
-		http.Error(w, "could not handle command", http.StatusInternalServerError)
-		return
-	}
-	h.opts.Observe("slack_commands", "ok", time.Since(start))
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": text})
-}
-
-// CommandHelp is the /threadline help text.
-const CommandHelp = "Usage: `/threadline claim 1042` · `/threadline resolve 1042` · `/threadline reopen 1042` · `/threadline report 7d` · `/threadline help`\n" +
-	"In a conversation thread, your messages go to the customer; start with `note:` (or mention a teammate) to keep one internal, `reply:` to always send."
-
-// HandleCommand runs /threadline and returns the text to show the user.
-func (h *Handler) HandleCommand(ctx context.Context, c SlashCommand) (string, error) {
-	fields := strings.Fields(c.Text)
-	if len(fields) > 0 && strings.EqualFold(fields[0], "report") {
-		return h.reportCommand(ctx, c, fields[1:]), nil
-	}
-	if len(fields) == 0 || fields[0] == "help" {
-		return CommandHelp, nil
-	}
-	var do func(context.Context, bridge.DeliveryKey, bridge.Actor, bridge.ConversationRef) (bridge.CommandResult, error)
-	var done string
-	switch strings.ToLower(fields[0]) {
-	case "claim":
-		do, done = h.opts.Bridge.Claim, "You claimed %s."
-	case "resolve":
-		do, done = h.opts.Bridge.Resolve, "%s is resolved."
-	case "reopen":
-		do, done = h.opts.Bridge.Reopen, "%s is open again."
-	default:
-		return fmt.Sprintf("Unknown command %q.\n%s", fields[0], CommandHelp), nil
-	}
-	if len(fields) != 2 {
-		return fmt.Sprintf("Say which conversation: `/threadline %s 1042`.", fields[0]), nil
-	}
-	n, err := bridge.ParseConversationNumber(fields[1])
-	if err != nil {
-		return fmt.Sprintf("%q is not a conversation number.", fields[1]), nil
-	}
-	actor := bridge.Actor{Surface: bridge.SurfaceSlack, Workspace: c.TeamID, UserID: c.UserID, Name: c.UserName}
-	key := bridge.DeliveryKey{Source: "slack_command", ID: c.TriggerID}
-	if c.TriggerID == "" {
-		key = bridge.DeliveryKey{}
-	}
-	res, err := do(ctx, key, actor, bridge.ConversationRef{Number: n})
-	if userFault(err) {
-		return explain(err), nil
-	}
-	if err != nil {
-		return "", err
-	}
-	if res.Duplicate {
-		return "Already done.", nil
-	}
-	return fmt.Sprintf(done, n), nil
 }

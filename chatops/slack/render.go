@@ -10,11 +10,14 @@ import (
 	"github.com/threadline/threadline/bridge"
 )
 
-// Action ids of the card's buttons; their value is the conversation number.
+// Action ids of the card's buttons are actionPrefix + verb, their value the
+// conversation number; the More select's option values are whole commands.
 const (
-	ActionClaim   = "threadline_claim"
-	ActionResolve = "threadline_resolve"
-	ActionReopen  = "threadline_reopen"
+	actionPrefix  = "threadline_"
+	ActionClaim   = actionPrefix + "claim"
+	ActionResolve = actionPrefix + "resolve"
+	ActionReopen  = actionPrefix + "reopen"
+	ActionMore    = actionPrefix + "more"
 )
 
 // PlatformName is the display name of a platform.
@@ -58,18 +61,15 @@ func CardText(c bridge.Card) string {
 		truncate(c.FirstMessage, 150))
 }
 
-// RenderCard renders the conversation's parent message.
+// RenderCard renders the conversation's parent message: who and where, the
+// first message, a status line (number, priority, status, assignee, team,
+// escalation, snooze, tags, last change) and the actions the state allows.
 func RenderCard(c bridge.Card) []slack.Block {
 	conv := c.Conversation
 	who := "*" + escape(customerName(c)) + "*"
 	if c.Customer.Handle != "" {
 		who += " (@" + escape(c.Customer.Handle) + ")"
 	}
-	assignee := "Unassigned"
-	if c.Assignee != nil {
-		assignee = "Assigned to " + escape(c.Assignee.Name)
-	}
-	number := fmt.Sprint(int64(conv.Number))
 	blocks := []slack.Block{
 		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType,
 			fmt.Sprintf(":speech_balloon: %s on %s", who, PlatformName(conv.Platform)), false, false), nil, nil),
@@ -77,25 +77,84 @@ func RenderCard(c bridge.Card) []slack.Block {
 	if c.FirstMessage != "" {
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, quote(truncate(c.FirstMessage, 2900)), false, false), nil, nil))
 	}
-	blocks = append(blocks, slack.NewContextBlock("status",
-		slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("*%s* · %s · %s · %s", conv.Number, conv.Priority, statusLabels[conv.Status], assignee), false, false)))
+	blocks = append(blocks, slack.NewContextBlock("status", slack.NewTextBlockObject(slack.MarkdownType, statusLine(c), false, false)))
 	if sla := renderSLA(c.SLA); sla != "" {
 		blocks = append(blocks, slack.NewContextBlock("sla", slack.NewTextBlockObject(slack.MarkdownType, sla, false, false)))
 	}
-	var buttons []slack.BlockElement
+	blocks = append(blocks, slack.NewActionBlock("actions", cardActions(c)...))
+	return blocks
+}
+
+func statusLine(c bridge.Card) string {
+	conv := c.Conversation
+	parts := []string{"*" + conv.Number.String() + "*", conv.Priority.String(), statusLabels[conv.Status]}
+	if conv.SnoozedUntil != nil && conv.Status == bridge.StatusPending {
+		parts[2] = ":zzz: Snoozed until " + slackDate(*conv.SnoozedUntil)
+	}
+	if c.Assignee != nil {
+		parts = append(parts, "Assigned to "+escape(c.Assignee.Name))
+	} else {
+		parts = append(parts, "Unassigned")
+	}
+	if conv.Team != "" {
+		parts = append(parts, "Team "+escape(conv.Team))
+	}
+	if conv.Escalation != "" {
+		parts = append(parts, ":rotating_light: Escalated ("+string(conv.Escalation)+")")
+	}
+	if len(conv.Tags) > 0 {
+		parts = append(parts, ":label: "+escape(strings.Join(conv.Tags, ", ")))
+	}
+	if !conv.UpdatedAt.IsZero() {
+		parts = append(parts, "Updated "+slackDate(conv.UpdatedAt))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func button(verb bridge.Verb, label string, number string, style slack.Style) *slack.ButtonBlockElement {
+	b := slack.NewButtonBlockElement(actionPrefix+string(verb), number, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+	b.Style = style
+	return b
+}
+
+// cardActions are the buttons and the More select for the card's state.
+func cardActions(c bridge.Card) []slack.BlockElement {
+	conv := c.Conversation
+	n := fmt.Sprint(int64(conv.Number))
+	var out []slack.BlockElement
+	var more []*slack.OptionBlockObject
+	opt := func(label, command string) {
+		more = append(more, slack.NewOptionBlockObject(command, slack.NewTextBlockObject(slack.PlainTextType, label, false, false), nil))
+	}
 	switch conv.Status {
 	case bridge.StatusOpen, bridge.StatusPending:
 		if c.Assignee == nil {
-			claim := slack.NewButtonBlockElement(ActionClaim, number, slack.NewTextBlockObject(slack.PlainTextType, "Claim", false, false))
-			claim.Style = slack.StylePrimary
-			buttons = append(buttons, claim)
+			out = append(out, button(bridge.VerbClaim, "Claim", n, slack.StylePrimary))
 		}
-		buttons = append(buttons, slack.NewButtonBlockElement(ActionResolve, number, slack.NewTextBlockObject(slack.PlainTextType, "Resolve", false, false)))
+		out = append(out, button(bridge.VerbResolve, "Resolve", n, ""))
+		if conv.Status == bridge.StatusOpen || conv.SnoozedUntil != nil {
+			opt("Waiting on customer", "pending "+n)
+		}
+		opt("Snooze 1 hour", "snooze "+n+" 1h")
+		opt("Snooze 1 day", "snooze "+n+" 1d")
+		opt("Escalate to a supervisor", "escalate "+n+" supervisor")
+		opt("Escalate to a manager", "escalate "+n+" manager")
+		opt("Escalate: critical", "escalate "+n+" critical")
+		for p := bridge.P1; p <= bridge.P4; p++ {
+			if p != conv.Priority {
+				opt("Priority "+p.String(), "priority "+n+" "+strings.ToLower(p.String()))
+			}
+		}
+		if c.Assignee != nil {
+			opt("Unassign", "unassign "+n)
+		}
 	default:
-		buttons = append(buttons, slack.NewButtonBlockElement(ActionReopen, number, slack.NewTextBlockObject(slack.PlainTextType, "Reopen", false, false)))
+		out = append(out, button(bridge.VerbReopen, "Reopen", n, ""))
 	}
-	blocks = append(blocks, slack.NewActionBlock("actions", buttons...))
-	return blocks
+	opt("Customer history", "history "+n)
+	opt("Audit trail", "audit "+n)
+	sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, slack.NewTextBlockObject(slack.PlainTextType, "More…", false, false), ActionMore, more...)
+	return append(out, sel)
 }
 
 // MessageText renders a message shown in a thread.

@@ -52,6 +52,9 @@ type Options struct {
 	AlertChannel string
 	// Clock orders the channel's post queue; nil is the wall clock.
 	Clock bridge.Clock
+	// EscalationChannel is where critical escalations raise an alert;
+	// empty keeps alerts in the conversation's thread.
+	EscalationChannel string
 }
 
 // Limiter spaces calls per key; see store/ratelimit.
@@ -435,4 +438,33 @@ func (s *Surface) FindPosted(ctx context.Context, channel, threadRef string, id 
 		}
 	}
 	return "", false, nil
+}
+
+var _ bridge.EscalationPoster = (*Surface)(nil)
+
+// PostEscalation implements bridge.EscalationPoster: a message in the
+// escalation channel linking the thread, or, without one, a notice in the
+// thread itself.
+func (s *Surface) PostEscalation(ctx context.Context, t bridge.ChatThread, text string) (string, error) {
+	if s.opts.EscalationChannel == "" {
+		return s.PostNotice(ctx, t, text)
+	}
+	if err := s.pacePost(ctx, s.opts.EscalationChannel); err != nil {
+		return "", err
+	}
+	msg := ":rotating_light: " + escape(text)
+	if link := s.Permalink(t.Channel, t.ThreadRef); link != "" {
+		msg += " <" + link + "|Open the thread>"
+	}
+	_, ts, err := s.api.PostMessageContext(ctx, s.opts.EscalationChannel, slack.MsgOptionText(msg, false))
+	return ts, s.classify("chat.postMessage", err)
+}
+
+// GroupMembers implements GroupMembers (usergroups.users.list).
+func (s *Surface) GroupMembers(ctx context.Context, group string) ([]string, error) {
+	ids, err := s.api.GetUserGroupMembersContext(ctx, group)
+	if err != nil {
+		return nil, s.classify("usergroups.users.list", err)
+	}
+	return ids, nil
 }

@@ -41,6 +41,7 @@ type App struct {
 	slack    *tlslack.Surface
 	handler  *tlslack.Handler
 	teams    *teamsParts
+	roles    *tlslack.RoleDirectory
 	mount    func(r chi.Router)
 }
 
@@ -128,6 +129,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		RouteSurface:  a.routeSurface,
 		Classify:      cmpClassify(opts.Classify, cfg.UrgentKeywords),
 		SLA:           cfg.SLA.Policy(),
+
+		KeepUnassignedOnReply: !cfg.ClaimOnReply,
 	})
 	if a.telegram != nil {
 		a.bridge.AddPlatform(a.telegram)
@@ -135,8 +138,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	a.addMetaPlatforms()
 	if a.slack != nil {
 		a.bridge.AddSurface(a.slack)
+		a.roles = tlslack.NewRoleDirectory(tlslack.Roles(cfg.Roles), a.slack, opts.Clock, log)
 		a.handler = tlslack.NewHandler(tlslack.HandlerOptions{
-			Bridge: a.bridge, Notifier: a.slack, Names: a.slack,
+			Bridge: a.bridge, Notifier: a.slack, Names: a.slack, Roles: a.roles, Links: a.slack,
 			Verifier:  tlslack.Verifier{Secret: cfg.Slack.SigningSecret.Reveal(), Clock: opts.Clock},
 			BotUserID: a.slack.BotUserID(), InboxChannel: cfg.Slack.Channel, ReplyMode: cfg.Slack.ReplyMode,
 			Logger: log, Clock: opts.Clock, Observe: a.metrics.Webhook,
@@ -190,7 +194,8 @@ func (a *App) connectSlack(ctx context.Context, opts Options) error {
 		Token: a.cfg.Slack.BotToken.Reveal(), APIURL: a.cfg.Slack.APIURL, Channel: a.cfg.Slack.Channel, Logger: a.log,
 		Files: files, Limiter: a.limiter, RateLimited: a.metrics.RateLimited,
 		PostInterval: a.cfg.Slack.PostInterval, UpdateInterval: a.cfg.Slack.UpdateInterval, Clock: opts.Clock,
-		AlertChannel: a.cfg.SLA.AlertChannel,
+		AlertChannel:      a.cfg.SLA.AlertChannel,
+		EscalationChannel: a.cfg.Slack.EscalationChannel,
 	})
 	if err != nil {
 		return err
@@ -255,7 +260,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err := a.store.StartWorkers(ctx, a.bridge); err != nil {
 		return err
 	}
-	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop, a.slaLoop}
+	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop, a.slaLoop, a.snoozeLoop}
+	if a.roles != nil {
+		loops = append(loops, a.roleLoop)
+	}
 	if a.slack != nil && a.cfg.Slack.BacklogDigest > 0 && a.cfg.Slack.Channel != "" {
 		loops = append(loops, a.digestLoop)
 	}
@@ -304,6 +312,49 @@ func (a *App) rescueLoop(ctx context.Context) error {
 			if _, err := a.bridge.RescueStalledLanes(ctx, every); err != nil && ctx.Err() == nil {
 				a.log.Warn("rescue stalled lanes", "err", err)
 			}
+		}
+	}
+}
+
+// snoozeLoop returns conversations to the queue when their snooze ends.
+func (a *App) snoozeLoop(ctx context.Context) error {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		if n, err := a.bridge.WakeSnoozed(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("wake snoozed conversations", "err", err)
+		} else if n > 0 {
+			a.log.Info("snoozed conversations back in the queue", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// roleLoop keeps the stored roles in step with the role settings (user
+// groups change without Threadline hearing of it), so escalation finds
+// supervisors and managers who have not acted yet.
+func (a *App) roleLoop(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		members, err := a.roles.Members(ctx)
+		if err == nil {
+			for i := range members {
+				members[i].Name = a.slack.UserName(ctx, members[i].UserID)
+			}
+			err = a.bridge.SyncRoles(ctx, bridge.SurfaceSlack, a.slack.TeamID(), members)
+		}
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("sync roles", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
 		}
 	}
 }

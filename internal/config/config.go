@@ -59,8 +59,14 @@ type Config struct {
 	DeliveryLease time.Duration
 	// UrgentKeywords mark a customer message P1 at ingest.
 	UrgentKeywords []string
-	Telegram       Telegram
-	Slack          Slack
+	// Roles name the supervisors, managers and admins by chat user or
+	// group id; everyone else is an agent.
+	Roles Roles
+	// ClaimOnReply assigns an unassigned conversation to the agent who
+	// replies to it.
+	ClaimOnReply bool
+	Telegram     Telegram
+	Slack        Slack
 	// Teams settings (issue #9).
 	Teams Teams
 	// DefaultSurface is where new conversations' threads go when Slack and
@@ -104,6 +110,12 @@ func (s SLA) Policy() *bridge.SLAPolicy {
 	return &bridge.SLAPolicy{FirstResponse: s.FirstResponse, NextResponse: s.NextResponse, Resolution: s.Resolution, WarnAt: s.WarnAt, Hours: s.Hours}
 }
 
+// Roles lists chat user ids or user group ids per role (Slack U.../S...,
+// Teams ids); each surface matches the ids it knows.
+type Roles struct {
+	Supervisors, Managers, Admins []string
+}
+
 // Telegram configures the Telegram adapter; it is off without a token.
 type Telegram struct {
 	BotToken      Secret
@@ -129,6 +141,8 @@ type Slack struct {
 	// is refreshed.
 	BacklogDigest  int
 	DigestInterval time.Duration
+	// EscalationChannel receives critical escalation alerts.
+	EscalationChannel string
 }
 
 // Teams configures the Microsoft Teams surface; it is off without an app id.
@@ -242,6 +256,29 @@ func schemes(what string, allowed ...string) func(string) error {
 	}
 }
 
+func list(dst func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*dst(c) = nil
+		for _, w := range strings.Split(v, ",") {
+			if w = strings.TrimSpace(w); w != "" {
+				*dst(c) = append(*dst(c), w)
+			}
+		}
+		return nil
+	}
+}
+
+func boolean(dst func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false (got %q)", v)
+		}
+		*dst(c) = b
+		return nil
+	}
+}
+
 func prefixed(p string) func(string) error {
 	return func(v string) error {
 		if !strings.HasPrefix(v, p) {
@@ -296,6 +333,14 @@ func Keys() []Key {
 				}
 				return nil
 			}},
+		{"THREADLINE_ROLE_SUPERVISORS", "", false, "Comma-separated chat user ids or user group ids (Slack U.../S...) of supervisors: they may act on any conversation, receive supervisor escalations and see audit trails.",
+			list(func(c *Config) *[]string { return &c.Roles.Supervisors })},
+		{"THREADLINE_ROLE_MANAGERS", "", false, "Comma-separated user or group ids of managers: what supervisors may, and they receive manager and critical escalations.",
+			list(func(c *Config) *[]string { return &c.Roles.Managers })},
+		{"THREADLINE_ROLE_ADMINS", "", false, "Comma-separated user or group ids of admins: every permission. Everyone not named in a role is an agent.",
+			list(func(c *Config) *[]string { return &c.Roles.Admins })},
+		{"THREADLINE_CLAIM_ON_REPLY", "true", false, "An agent's reply to an unassigned conversation assigns it to them (false: it stays in the queue).",
+			boolean(func(c *Config) *bool { return &c.ClaimOnReply })},
 		{"THREADLINE_TELEGRAM_BOT_TOKEN", "", true, "Telegram bot token from @BotFather. Empty: Telegram is off.",
 			secret(func(c *Config) *Secret { return &c.Telegram.BotToken }, func(v string) error {
 				if !strings.Contains(v, ":") {
@@ -421,6 +466,8 @@ func Keys() []Key {
 			str(func(c *Config) *string { return &c.SLA.AlertChannel }, nil)},
 		{"THREADLINE_SLA_CHECK_INTERVAL", "5s", false, "How often each replica looks for SLA deadlines that are due (an indexed query; alerts are at most this late).",
 			duration(func(c *Config) *time.Duration { return &c.SLA.CheckInterval })},
+		{"THREADLINE_SLACK_ESCALATION_CHANNEL", "", false, "Channel id (C...) where critical escalations raise an alert with a link to the thread; empty: the alert stays in the thread.",
+			str(func(c *Config) *string { return &c.Slack.EscalationChannel }, nil)},
 	}
 }
 

@@ -98,6 +98,7 @@ type Server struct {
 	lastPost  map[string]time.Time
 	clock     int64
 	users     map[string]string
+	groups    map[string][]string
 	sockets   *socketHub
 }
 
@@ -119,7 +120,7 @@ func New(opts Options) *Server {
 		opts.AppToken = "xapp-test"
 	}
 	s := &Server{opts: opts, changed: make(chan struct{}), uploads: map[string]*File{}, calls: map[string]int{},
-		lastPost: map[string]time.Time{}, clock: time.Now().Unix() * 1_000_000, users: map[string]string{}, sockets: newSocketHub()}
+		lastPost: map[string]time.Time{}, clock: time.Now().Unix() * 1_000_000, users: map[string]string{}, groups: map[string][]string{}, sockets: newSocketHub()}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -140,6 +141,13 @@ func (s *Server) Close() {
 func (s *Server) SetUserName(id, name string) {
 	s.mu.Lock()
 	s.users[id] = name
+	s.mu.Unlock()
+}
+
+// SetUserGroup sets a user group's members (usergroups.users.list).
+func (s *Server) SetUserGroup(id string, members ...string) {
+	s.mu.Lock()
+	s.groups[id] = append([]string(nil), members...)
 	s.mu.Unlock()
 }
 
@@ -426,6 +434,13 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, method string,
 			out = append(out, v)
 		}
 		write(w, map[string]any{"ok": true, "messages": out, "has_more": false})
+	case "usergroups.users.list":
+		members, ok := s.groups[args.Get("usergroup")]
+		if !ok {
+			fail(w, "no_such_subteam")
+			return
+		}
+		write(w, map[string]any{"ok": true, "users": members})
 	case "users.info":
 		id := args.Get("user")
 		write(w, map[string]any{"ok": true, "user": map[string]any{"id": id, "name": s.users[id], "real_name": s.users[id]}})
@@ -653,30 +668,76 @@ func (c *Client) SendMessageEvent(ctx context.Context, teamID string, m Message)
 	return id, code, err
 }
 
-// Action describes a button press.
+// Action describes a button press, or a choice in a static select when
+// Selected is set.
 type Action struct {
 	TeamID, UserID, UserName, Channel, MessageTS, ActionID, Value, BlockID string
+	Selected                                                               string
 }
 
 // SendAction posts a block_actions interaction, form-encoded as Slack does.
 func (c *Client) SendAction(ctx context.Context, a Action) (int, []byte, error) {
+	action := map[string]any{"type": "button", "action_id": a.ActionID, "block_id": a.BlockID, "value": a.Value,
+		"action_ts": strconv.FormatInt(time.Now().Unix(), 10) + ".000001"}
+	if a.Selected != "" {
+		action = map[string]any{"type": "static_select", "action_id": a.ActionID, "block_id": a.BlockID,
+			"selected_option": map[string]any{"value": a.Selected, "text": map[string]any{"type": "plain_text", "text": a.Selected}},
+			"action_ts":       strconv.FormatInt(time.Now().Unix(), 10) + ".000002"}
+	}
 	payload, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "trigger_id": fmt.Sprintf("%d.%d.trig", time.Now().UnixNano(), len(a.ActionID)),
+		"type": "block_actions", "trigger_id": c.triggerID(),
 		"user":         map[string]any{"id": a.UserID, "username": a.UserName, "name": a.UserName, "team_id": a.TeamID},
 		"team":         map[string]any{"id": a.TeamID},
 		"channel":      map[string]any{"id": a.Channel},
 		"container":    map[string]any{"type": "message", "message_ts": a.MessageTS, "channel_id": a.Channel},
 		"message":      map[string]any{"ts": a.MessageTS, "type": "message"},
 		"response_url": "",
-		"actions": []map[string]any{{"type": "button", "action_id": a.ActionID, "block_id": a.BlockID, "value": a.Value,
-			"action_ts": strconv.FormatInt(time.Now().Unix(), 10) + ".000001"}},
+		"actions":      []map[string]any{action},
 	})
+	return c.sendInteraction(ctx, payload)
+}
+
+func (c *Client) triggerID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextEvent++
+	return fmt.Sprintf("%d.%d.trig", time.Now().UnixNano(), c.nextEvent)
+}
+
+func (c *Client) sendInteraction(ctx context.Context, payload []byte) (int, []byte, error) {
 	body := []byte("payload=" + url.QueryEscape(string(payload)))
 	res, b, err := c.post(ctx, "/slack/interactions", "application/x-www-form-urlencoded", body, nil)
 	if err != nil {
 		return 0, nil, err
 	}
 	return res.StatusCode, b, nil
+}
+
+// Shortcut describes a message shortcut chosen on a message.
+type Shortcut struct {
+	TeamID, UserID, UserName, Channel, CallbackID string
+	// MessageTS and ThreadTS are the message's; ThreadTS is empty for a
+	// parent message.
+	MessageTS, ThreadTS string
+}
+
+// SendShortcut posts a message_action interaction as Slack does.
+func (c *Client) SendShortcut(ctx context.Context, s Shortcut) (int, []byte, error) {
+	msg := map[string]any{"type": "message", "ts": s.MessageTS, "text": "", "user": s.UserID}
+	if s.ThreadTS != "" {
+		msg["thread_ts"] = s.ThreadTS
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"type": "message_action", "callback_id": s.CallbackID, "trigger_id": c.triggerID(),
+		"action_ts":    strconv.FormatInt(time.Now().Unix(), 10) + ".000003",
+		"message_ts":   s.MessageTS,
+		"user":         map[string]any{"id": s.UserID, "username": s.UserName, "name": s.UserName, "team_id": s.TeamID},
+		"team":         map[string]any{"id": s.TeamID},
+		"channel":      map[string]any{"id": s.Channel},
+		"message":      msg,
+		"response_url": "https://hooks.slack.com/app/x",
+	})
+	return c.sendInteraction(ctx, payload)
 }
 
 // Command describes a slash command invocation.
