@@ -137,7 +137,7 @@ func (s *fakeSurface) entries() []string {
 type harness struct {
 	t        *testing.T
 	ctx      context.Context
-	store    *sqlite.Store
+	store    bridge.Store
 	b        *bridge.Bridge
 	clock    *fakeClock
 	platform *fakePlatform
@@ -146,8 +146,12 @@ type harness struct {
 
 func newHarness(t *testing.T, opts bridge.Options) *harness {
 	t.Helper()
+	return newHarnessOn(t, opts, open.SQLite(t, sqlite.Options{}))
+}
+
+func newHarnessOn(t *testing.T, opts bridge.Options, s bridge.Store) *harness {
+	t.Helper()
 	ctx := context.Background()
-	s := open.SQLite(t, sqlite.Options{})
 	clock := &fakeClock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 	opts.Clock = clock
 	opts.Surfaces = []bridge.Surface{bridge.SurfaceSlack}
