@@ -623,6 +623,8 @@ func (b *Bridge) doEscalate(ctx context.Context, o *op) error {
 	}
 	o.conv.Priority = min(o.conv.Priority, prio)
 	o.conv.Escalation = o.cmd.Level
+	// An escalation needs someone now: it ends a snooze or a wait.
+	o.conv.Status, o.conv.SnoozedUntil = StatusOpen, nil
 	loads, err := o.tx.ListAgentLoads(ctx, role)
 	if err != nil {
 		return err

@@ -24,10 +24,11 @@ type Case struct {
 }
 
 // Cases returns the shared table: each status a card can show, with and
-// without an assignee, a customer without a name, and customer text that
+// without an assignee, one with tags, team, escalation and snooze, a customer without a name, and customer text that
 // tries to inject markup.
 func Cases() []Case {
 	ann := bridge.Agent{ID: 1, Name: "Ann"}
+	snoozed := time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC)
 	return []Case{
 		{"card_open", bridge.Card{
 			Conversation: bridge.Conversation{Number: 1042, Platform: bridge.PlatformTelegram, Status: bridge.StatusOpen, Priority: bridge.P3},
@@ -41,6 +42,11 @@ func Cases() []Case {
 		{"card_resolved", bridge.Card{
 			Conversation: bridge.Conversation{Number: 1044, Platform: bridge.PlatformInstagram, Status: bridge.StatusResolved, Priority: bridge.P4},
 			Customer:     bridge.Identity{ExternalUserID: "991"}, Assignee: &ann,
+		}},
+		{"card_escalated", bridge.Card{
+			Conversation: bridge.Conversation{Number: 1046, Platform: bridge.PlatformTelegram, Status: bridge.StatusPending, Priority: bridge.P1,
+				Tags: []string{"refund", "vip"}, Team: "billing", Escalation: bridge.EscalateCritical, SnoozedUntil: &snoozed, UpdatedAt: snoozed.Add(-time.Hour)},
+			Customer: bridge.Identity{Name: "Eve"}, FirstMessage: "Someone took over my account",
 		}},
 		{"card_markup", bridge.Card{
 			Conversation: bridge.Conversation{Number: 1045, Platform: bridge.PlatformMessenger, Status: bridge.StatusOpen, Priority: bridge.P2},

@@ -167,6 +167,24 @@ func newRig(t *testing.T, replyMode string) *rig { return newRigOn(t, replyMode,
 
 func newRigOn(t *testing.T, replyMode string, openStore func(t *testing.T) rigStore) *rig {
 	t.Helper()
+	return newRigWith(t, rigOptions{replyMode: replyMode, openStore: openStore})
+}
+
+// rigOptions are the settings a test may change.
+type rigOptions struct {
+	replyMode         string
+	openStore         func(t *testing.T) rigStore
+	roles             tlslack.Roles
+	groups            map[string][]string
+	escalationChannel string
+}
+
+func newRigWith(t *testing.T, o rigOptions) *rig {
+	t.Helper()
+	replyMode, openStore := o.replyMode, o.openStore
+	if openStore == nil {
+		openStore = openSQLite
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	store := openStore(t)
@@ -176,12 +194,16 @@ func newRigOn(t *testing.T, replyMode string, openStore func(t *testing.T) rigSt
 	t.Cleanup(sl.Close)
 	sl.SetUserName("U0ANN", "Ann")
 	sl.SetUserName("U0BOB", "Bob")
+	sl.SetUserName("U0SUE", "Sue")
+	for id, members := range o.groups {
+		sl.SetUserGroup(id, members...)
+	}
 	tga, err := telegram.New(telegram.Options{Token: tg.Token(), APIURL: tg.URL(), WebhookSecret: "tg-secret", MinChatInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	surface, err := tlslack.New(ctx, tlslack.Options{Token: sl.Token(), APIURL: sl.URL(), Channel: channel,
-		PostInterval: time.Millisecond, UpdateInterval: time.Millisecond,
+		PostInterval: time.Millisecond, UpdateInterval: time.Millisecond, EscalationChannel: o.escalationChannel,
 		Files: map[bridge.Platform]tlslack.FileSource{bridge.PlatformTelegram: tga}})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +211,20 @@ func newRigOn(t *testing.T, replyMode string, openStore func(t *testing.T) rigSt
 	b := bridge.New(store, bridge.Options{Logger: testLogger(t), Surfaces: []bridge.Surface{bridge.SurfaceSlack}, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
 	b.AddPlatform(tga)
 	b.AddSurface(surface)
+	roles := tlslack.NewRoleDirectory(o.roles, surface, nil, testLogger(t))
+	// What the app's role loop does at start.
+	members, err := roles.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range members {
+		members[i].Name = surface.UserName(ctx, members[i].UserID)
+	}
+	if err := b.SyncRoles(ctx, bridge.SurfaceSlack, surface.TeamID(), members); err != nil {
+		t.Fatal(err)
+	}
 	h := tlslack.NewHandler(tlslack.HandlerOptions{Bridge: b, Notifier: surface, Names: surface, Verifier: tlslack.Verifier{Secret: "sign"}, Logger: testLogger(t),
+		Roles: roles, Links: surface,
 		BotUserID: surface.BotUserID(), InboxChannel: channel, ReplyMode: replyMode})
 	r := chi.NewRouter()
 	h.Routes(r)

@@ -43,7 +43,7 @@ const (
 )
 
 // agents are the demo's Slack users.
-var agents = map[string]string{"U0ANN": "Ann", "U0BOB": "Bob"}
+var agents = map[string]string{"U0ANN": "Ann", "U0BOB": "Bob", "U0SUE": "Sue"}
 
 // Options adjusts the demo for tests.
 type Options struct {
@@ -145,7 +145,9 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, o Optio
 	cfg.DatabaseURL = ""
 	cfg.DataDir = dir
 	cfg.Telegram = config.Telegram{BotToken: config.Secret(d.tg.Token()), Mode: "webhook", WebhookSecret: config.Secret(tgSecret), APIURL: d.tg.URL()}
-	cfg.Slack = config.Slack{BotToken: config.Secret(d.sl.Token()), SigningSecret: config.Secret(signing), Channel: Channel, APIURL: d.sl.URL(), ReplyMode: "auto"}
+	cfg.Roles = config.Roles{Supervisors: []string{"U0SUE"}}
+	cfg.Slack = config.Slack{BotToken: config.Secret(d.sl.Token()), SigningSecret: config.Secret(signing), Channel: Channel, APIURL: d.sl.URL(), ReplyMode: "auto",
+		EscalationChannel: AlertChannel} // critical escalations show in the alerts pane
 	d.app, err = app.New(ctx, cfg, log, app.Options{Mount: d.routes})
 	if err != nil {
 		d.closeEmulators()
@@ -321,6 +323,7 @@ func (d *Demo) customerSends(w http.ResponseWriter, r *http.Request) {
 }
 
 type agentInput struct {
+	Selected  string `json:"selected"` // the chosen option of a select
 	UserID    string `json:"user_id"`
 	Name      string `json:"name"`
 	Channel   string `json:"channel"`
@@ -338,7 +341,7 @@ func (d *Demo) click(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, _, err := d.client.SendAction(r.Context(), slacktest.Action{TeamID: d.sl.TeamID(), UserID: in.UserID, UserName: in.Name,
-		Channel: in.Channel, MessageTS: in.MessageTS, ActionID: in.ActionID, Value: in.Value, BlockID: in.BlockID})
+		Channel: in.Channel, MessageTS: in.MessageTS, ActionID: in.ActionID, Value: in.Value, BlockID: in.BlockID, Selected: in.Selected})
 	d.answer(w, code, err)
 }
 

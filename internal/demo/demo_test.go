@@ -104,6 +104,16 @@ func TestDemoRoundTripInBrowser(t *testing.T) {
 		// The reply reaches the customer's Telegram pane, and Slack marks it delivered.
 		{"customer sees reply", poll(`document.querySelector('#chat').innerText.includes('A replacement ships today')`)},
 		{"delivered mark", poll(`document.querySelector('.thread .replies').innerText.includes('✅')`)},
+		// The card's More menu: escalate to a supervisor, who is Sue.
+		{"escalate from More", poll(`(() => {
+			const s = document.querySelector('.thread select[data-action-id="threadline_more"]');
+			if (!s) return false;
+			s.value = [...s.options].find((o) => o.value.startsWith('escalate') && o.value.endsWith('supervisor')).value;
+			s.dispatchEvent(new Event('change'));
+			return true;
+		})()`)},
+		{"card shows the escalation", poll(`document.querySelector('.thread .parent').innerText.includes('Escalated (supervisor)') &&
+			document.querySelector('.thread .parent').innerText.includes('Assigned to Sue')`)},
 	}
 	for _, step := range steps {
 		if err := chromedp.Do(ctx, step.act); err != nil {

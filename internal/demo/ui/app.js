@@ -26,7 +26,7 @@ function el(tag, props, ...children) {
 // <@user> and a few emoji.
 const emoji = {
   speech_balloon: "💬", large_green_circle: "🟢", hourglass: "⏳", white_check_mark: "✅",
-  lock: "🔒", memo: "📝", warning: "⚠️", stopwatch: "⏱️", rotating_light: "🚨", double_vertical_bar: "⏸️",
+  lock: "🔒", memo: "📝", warning: "⚠️", stopwatch: "⏱️", rotating_light: "🚨", double_vertical_bar: "⏸️", zzz: "💤", label: "🏷️",
 };
 function mrkdwn(text) {
   const span = el("span");
@@ -59,6 +59,17 @@ function renderBlocks(msg) {
     } else if (b.type === "actions") {
       const row = el("div", { className: "actions" });
       for (const a of b.elements || []) {
+        if (a.type === "static_select") {
+          const sel = el("select", { title: a.placeholder.text });
+          sel.dataset.actionId = a.action_id;
+          sel.append(el("option", { value: "", textContent: a.placeholder.text }));
+          for (const o of a.options || []) sel.append(el("option", { value: o.value, textContent: o.text.text }));
+          sel.onchange = () => sel.value && api("/demo/api/slack/click", {
+            ...agent(), channel: msg.channel, message_ts: msg.ts, action_id: a.action_id, selected: sel.value, block_id: b.block_id || "",
+          }).then(refresh).catch(report);
+          row.append(sel);
+          continue;
+        }
         if (a.type !== "button") continue;
         const btn = el("button", { type: "button", className: a.style || "", textContent: a.text.text });
         btn.dataset.actionId = a.action_id;
@@ -77,6 +88,10 @@ function renderSlack() {
   $("channel-name").textContent = state.channel.name ? "#" + state.channel.name : "";
   const box = $("threads");
   box.replaceChildren();
+  // Answers to buttons on a card are shown in the channel, not a thread.
+  for (const e of (state.ephemeral || []).filter((x) => !x.thread_ts).slice(-3)) {
+    box.append(el("div", { className: "ephemeral", textContent: "Only visible to " + e.user + ": " + e.text }));
+  }
   for (const t of state.channel.threads || []) {
     const th = el("div", { className: "thread" });
     th.dataset.ts = t.parent.ts;
