@@ -3,9 +3,9 @@ package slack
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
