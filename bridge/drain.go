@@ -697,12 +697,24 @@ func (b *Bridge) reconcile(ctx context.Context, d Delivery, l loaded) (string, r
 // conversation's first message.
 func (b *Bridge) recordOpened(surface Surface, l loaded, t ChatThread) recordFunc {
 	return func(ctx context.Context, tx Tx, now time.Time) error {
+		// The conversation row first, as commands lock it first.
+		current, err := tx.GetConversation(ctx, l.conv.ID)
+		if err != nil {
+			return err
+		}
 		t.ConversationID, t.Surface, t.CreatedAt = l.conv.ID, surface, now
 		if _, err := tx.UpsertChatThread(ctx, t); err != nil {
 			return err
 		}
 		if err := tx.SetLaneCardVersion(ctx, l.conv.ID, CardTarget(surface), l.conv.Version); err != nil {
 			return err
+		}
+		// A change made while the thread was being opened found no thread
+		// to update; the card posted shows the version loaded before it.
+		if current.Version > l.conv.Version {
+			if err := tx.Enqueue(ctx, Job{ConversationID: l.conv.ID, Target: CardTarget(surface), Priority: current.Priority}); err != nil {
+				return err
+			}
 		}
 		return tx.AddChatMessageRef(ctx, ChatMessageRef{MessageID: l.msg.ID, Surface: surface, Channel: t.Channel, Ref: t.ThreadRef})
 	}
