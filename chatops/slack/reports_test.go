@@ -107,7 +107,7 @@ func TestReportCommandPostsBlocksChartAndCSV(t *testing.T) {
 		"report 7d telegram nope": "do not understand",
 		"report 7d <@U0NOBODY>":   "has not worked a conversation",
 	} {
-		if ans := send(text); !strings.Contains(ans, want) {
+		if ans := send(text); !strings.Contains(strings.ToLower(ans), want) {
 			t.Errorf("%q answered %q, want %q", text, ans, want)
 		}
 	}
