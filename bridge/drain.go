@@ -44,6 +44,14 @@ func (b *Bridge) RunJob(ctx context.Context, j Job) error {
 	if surface, ok := j.Target.Surface(); ok && !j.Target.IsCard() {
 		if a, ok := b.surfaces[surface].(Admitter); ok {
 			if wait := a.Admit(ctx, Work{ConversationID: j.ConversationID, Priority: j.Priority}); wait > 0 {
+				// One small write keeps the waiting lane from looking
+				// stalled to RescueStalledLanes.
+				err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+					return tx.PostponeLane(ctx, j.ConversationID, j.Target, b.opts.Clock.Now().Add(wait))
+				})
+				if err != nil {
+					return fmt.Errorf("postpone lane %d/%s: %w", j.ConversationID, j.Target, err)
+				}
 				return &RetryAfterError{After: wait, Queued: true, Err: ErrQueued}
 			}
 		}

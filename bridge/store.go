@@ -101,6 +101,10 @@ type Tx interface {
 	// ListLaneDeliveries returns up to limit undelivered items of a lane
 	// (pending or sending) in sequence order, the head first.
 	ListLaneDeliveries(ctx context.Context, conv ConversationID, target Target, limit int) ([]Delivery, error)
+	// PostponeLane moves the lane's undelivered items due before until to
+	// until (its job waits its turn in a queue), so the lane is not taken
+	// for stalled meanwhile.
+	PostponeLane(ctx context.Context, conv ConversationID, target Target, until time.Time) error
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	CountDeliveries(ctx context.Context, f DeliveryFilter) (int, error)
 	// DeliveryBacklog sums undelivered items per target, with the oldest.

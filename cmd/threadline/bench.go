@@ -28,7 +28,11 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	chaos := fs.Bool("chaos", false, "fault run: kill -9 a child `threadline serve` under load and restart it, with 429s and lost answers from the emulators")
 	kills := fs.Int("kills", 5, "with --chaos: how many kills")
 	killEvery := fs.Duration("kill-every", 2*time.Second, "with --chaos: mean time between kills")
-	faults := fs.Int("faults", 3, "with --chaos: 429s and lost answers injected per API")
+	faults := fs.Int("faults", 3, "with --chaos: rounds of faults injected per API (a 429, a 500 after applying, a timeout applied or not)")
+	private := fs.Bool("private", true, "with --chaos: run on PostgreSQL and Redis instances of the harness's own (initdb, redis-server on spare ports) so they can be restarted; false: THREADLINE_DATABASE_URL or the embedded store, no outages")
+	pgRestarts := fs.Int("pg-restarts", 2, "with --chaos --private: hard PostgreSQL restarts (immediate stop, crash recovery)")
+	pgDown := fs.Duration("pg-down", 2*time.Second, "with --chaos --private: how long PostgreSQL stays down each time")
+	redisDown := fs.Duration("redis-down", time.Minute, "with --chaos --private: how long Redis is stopped (0: never)")
 	spike := fs.Bool("spike", false, "flood run: many conversations at once into one Slack channel paced like Slack (1 post a second), with P1 conversations mid-flood")
 	flood := fs.Int("flood", 300, "with --spike: conversations arriving at once")
 	floodMessages := fs.Int("flood-messages", 3, "with --spike: messages per flood conversation")
@@ -55,13 +59,14 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 			return err
 		}
 		rep, err := bench.Chaos(ctx, bench.ChaosOptions{Binary: exe, DatabaseURL: o.DatabaseURL, Customers: o.Customers, Messages: o.Messages,
-			Replies: o.Replies, Kills: *kills, KillEvery: *killEvery, Faults: *faults, Timeout: o.Timeout, Lease: 2 * time.Second})
+			Replies: o.Replies, Kills: *kills, KillEvery: *killEvery, Faults: *faults, Timeout: o.Timeout, Lease: 2 * time.Second,
+			Private: *private, PGRestarts: *pgRestarts, PGDown: *pgDown, RedisDown: *redisDown})
 		if err != nil {
 			return err
 		}
 		rep.Print(os.Stdout)
 		if rep.Failed() {
-			return fmt.Errorf("chaos run lost, reordered or repeated without cause")
+			return fmt.Errorf("chaos run lost, reordered or repeated without cause, or was unready without Redis")
 		}
 		return nil
 	}

@@ -87,15 +87,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 
 	a.limiter = ratelimit.NewLocal(opts.Clock)
 	if cfg.RedisURL.Set() {
-		if a.redis, err = tlredis.Open(ctx, cfg.RedisURL.Reveal()); err != nil {
-			// Redis only shares limits: start without it, per process.
-			log.Warn("redis unavailable at start, limits are per process until it answers", "err", err)
-			err = nil
+		if a.redis, err = tlredis.Connect(cfg.RedisURL.Reveal()); err != nil {
+			return nil, err
 		}
-		if a.redis != nil {
-			a.fallback = ratelimit.NewFallback(tlredis.NewLimiter(a.redis, "threadline:rl:"), opts.Clock, log)
-			a.limiter = a.fallback
+		if perr := a.redis.Ping(ctx).Err(); perr != nil {
+			// Redis only shares limits: start without it, per process,
+			// and use it once it answers.
+			log.Warn("redis unavailable at start, limits are per process until it answers", "err", perr)
 		}
+		a.fallback = ratelimit.NewFallback(tlredis.NewLimiter(a.redis, "threadline:rl:"), opts.Clock, log)
+		a.limiter = a.fallback
 	}
 
 	var surfaces []bridge.Surface
@@ -231,8 +232,12 @@ func (a *App) ready(ctx context.Context) (string, error) {
 	}
 	// Without Redis the bridge keeps working with per-process limits:
 	// report it, but stay ready so replicas are not all taken out at once.
-	if a.cfg.RedisURL.Set() && (a.fallback == nil || a.fallback.Degraded()) {
-		return "degraded", nil
+	if a.redis != nil {
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		if err := a.redis.Ping(pctx).Err(); err != nil {
+			return "degraded", nil
+		}
 	}
 	return "ok", nil
 }

@@ -46,6 +46,20 @@ type ChaosOptions struct {
 	// event is delivered again, standing in for Slack's retries after 1 and
 	// 5 minutes and Telegram's and Meta's hours-later ones.
 	Late time.Duration
+	// Private runs Threadline on PostgreSQL and Redis instances of the
+	// harness's own (initdb and redis-server on spare ports, in a temporary
+	// folder; DatabaseURL is ignored), which it may restart and stop: never
+	// the machine's shared services.
+	Private bool
+	// PGRestarts is how often the private PostgreSQL is stopped hard
+	// (immediate: connections cut, crash recovery) and started again after
+	// PGDown.
+	PGRestarts int
+	PGDown     time.Duration
+	// RedisDown is how long the private Redis is stopped (standing in for
+	// a minute of outage); 0 leaves it running. Meanwhile /readyz must stay
+	// 200 and say "degraded".
+	RedisDown time.Duration
 }
 
 // ChaosReport counts what survived.
@@ -61,13 +75,23 @@ type ChaosReport struct {
 	// UnexplainedDetail describes each unexplained repeat.
 	UnexplainedDetail []string
 	Slack429          int
-	Elapsed           time.Duration
+	// Timeouts counts injected calls that got no answer: applied (the
+	// caller cannot know it landed) and not applied.
+	TimeoutsApplied, TimeoutsNotApplied int
+	PGRestarts                          int
+	// RedisDown is how long Redis was stopped; ReadyChecks the /readyz
+	// answers meanwhile, of which ReadyDegraded said "degraded" and
+	// ReadyNot200 were not 200.
+	RedisDown                               time.Duration
+	ReadyChecks, ReadyDegraded, ReadyNot200 int
+	Elapsed                                 time.Duration
 }
 
 // Failed reports whether anything was lost, reordered or repeated without
-// cause.
+// cause, or a Redis outage made the process unready.
 func (r ChaosReport) Failed() bool {
-	return r.Lost+r.Disordered+r.RepliesLost+r.Unexplained > 0
+	redisBad := r.RedisDown > 0 && (r.ReadyDegraded == 0 || r.ReadyNot200 > 0)
+	return r.Lost+r.Disordered+r.RepliesLost+r.Unexplained > 0 || redisBad
 }
 
 // Print writes the report.
@@ -76,61 +100,82 @@ func (r ChaosReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "redeliveries (now + late)  %d\n", r.Redelivered)
 	fmt.Fprintf(w, "messages lost/out of order %d / %d\n", r.Lost, r.Disordered)
 	fmt.Fprintf(w, "replies lost               %d\n", r.RepliesLost)
-	fmt.Fprintf(w, "repeats explained          %d (outcome left unknown by a kill or a lost answer)\n", r.Explained)
+	fmt.Fprintf(w, "repeats explained          %d (outcome left unknown by a kill, a PostgreSQL stop, a lost answer or a timeout; at most one each)\n", r.Explained)
 	fmt.Fprintf(w, "repeats unexplained        %d\n", r.Unexplained)
 	for _, d := range r.UnexplainedDetail {
 		fmt.Fprintf(w, "  %s\n", d)
 	}
 	fmt.Fprintf(w, "Slack 429s received        %d\n", r.Slack429)
+	fmt.Fprintf(w, "timeouts injected          %d applied, %d not applied\n", r.TimeoutsApplied, r.TimeoutsNotApplied)
+	if r.PGRestarts > 0 {
+		fmt.Fprintf(w, "PostgreSQL restarts        %d (immediate stop, crash recovery)\n", r.PGRestarts)
+	}
+	if r.RedisDown > 0 {
+		fmt.Fprintf(w, "Redis down                 %s: /readyz %d checks, %d degraded, %d not 200\n", r.RedisDown, r.ReadyChecks, r.ReadyDegraded, r.ReadyNot200)
+	}
 	fmt.Fprintf(w, "elapsed                    %s\n", r.Elapsed.Round(time.Millisecond))
 }
 
 type child struct {
-	bin  string
-	env  []string
-	addr string
-	log  *os.File
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	bin    string
+	env    []string
+	addr   string
+	log    *os.File
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
+// start runs `threadline serve` until it answers /healthz. A process that
+// exits before (its database was down at start) is started again, as an
+// orchestrator would.
 func (c *child) start(ctx context.Context) error {
-	cmd := exec.Command(c.bin, "serve")
-	cmd.Env, cmd.Stdout, cmd.Stderr = c.env, c.log, c.log
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.cmd = cmd
-	c.mu.Unlock()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if res, err := http.Get("http://" + c.addr + "/healthz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
+		cmd := exec.Command(c.bin, "serve")
+		cmd.Env, cmd.Stdout, cmd.Stderr = c.env, c.log, c.log
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		c.mu.Lock()
+		c.cmd, c.exited = cmd, exited
+		c.mu.Unlock()
+		for alive := true; alive; {
+			select {
+			case <-exited:
+				alive = false // exited before it was up: start it again
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			if res, err := http.Get("http://" + c.addr + "/healthz"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					return nil
+				}
+			}
+			if time.Now().After(deadline) {
+				return errors.New("threadline did not come up")
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		sleepCtx(ctx, 200*time.Millisecond)
 	}
 	return errors.New("threadline did not come up")
 }
 
-func (c *child) kill() {
+func (c *child) signal(sig syscall.Signal) {
 	c.mu.Lock()
-	cmd := c.cmd
+	cmd, exited := c.cmd, c.exited
 	c.mu.Unlock()
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	_ = cmd.Wait()
+	_ = cmd.Process.Signal(sig)
+	<-exited
 }
 
-func (c *child) stop() {
-	c.mu.Lock()
-	cmd := c.cmd
-	c.mu.Unlock()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
-}
+func (c *child) kill() { c.signal(syscall.SIGKILL) }
+func (c *child) stop() { c.signal(syscall.SIGTERM) }
 
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -142,7 +187,7 @@ func freeAddr() (string, error) {
 }
 
 // Chaos runs the fault harness.
-func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
+func Chaos(ctx context.Context, o ChaosOptions) (rep ChaosReport, err error) {
 	if o.Customers <= 0 {
 		o.Customers = 10
 	}
@@ -171,7 +216,12 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 		sl.Inject(slacktest.Fault{Method: "chat.postMessage", Count: 1, Code: 500, Applied: true})
 		tg.Inject(telegramtest.Fault{Method: "sendMessage", Count: 1, Code: 429, RetryAfter: 1})
 		tg.Inject(telegramtest.Fault{Method: "sendMessage", Count: 1, Code: 500, Applied: true})
+		// Timeouts: no answer at all, after applying the call or before.
+		sl.Inject(slacktest.Fault{Method: "chat.postMessage", Count: 1, Timeout: true, Applied: i%2 == 0})
+		tg.Inject(telegramtest.Fault{Method: "sendMessage", Count: 1, Timeout: true, Applied: i%2 == 1})
 	}
+	// Each round, one of the two timeouts was applied.
+	rep.TimeoutsApplied, rep.TimeoutsNotApplied = max(o.Faults, 0), max(o.Faults, 0)
 	addr, err := freeAddr()
 	if err != nil {
 		return ChaosReport{}, err
@@ -186,6 +236,29 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 		return ChaosReport{}, err
 	}
 	defer logFile.Close()
+	defer func() {
+		if err != nil { // the child's last words say why
+			if b, rerr := os.ReadFile(logFile.Name()); rerr == nil {
+				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+				err = fmt.Errorf("%w\nlast lines of threadline's log:\n%s", err, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+			}
+		}
+	}()
+	redisURL := ""
+	var pg *privatePostgres
+	var rd *privateRedis
+	if o.Private {
+		if pg, err = startPostgres(ctx); err != nil {
+			return ChaosReport{}, err
+		}
+		defer pg.close()
+		o.DatabaseURL = pg.URL()
+		if rd, err = startRedis(ctx, dir); err != nil {
+			return ChaosReport{}, err
+		}
+		defer rd.close()
+		redisURL = rd.URL()
+	}
 	env := append(os.Environ(),
 		"THREADLINE_ADDR="+addr, "THREADLINE_DATA_DIR="+dir, "THREADLINE_DATABASE_URL="+o.DatabaseURL,
 		"THREADLINE_LOG_LEVEL=warn", "THREADLINE_SHUTDOWN_TIMEOUT=5s", "THREADLINE_DELIVERY_LEASE="+o.Lease.String(),
@@ -194,7 +267,7 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 		"THREADLINE_SLACK_BOT_TOKEN="+sl.Token(), "THREADLINE_SLACK_SIGNING_SECRET="+signing,
 		"THREADLINE_SLACK_CHANNEL="+channel, "THREADLINE_SLACK_API_URL="+sl.URL(),
 		"THREADLINE_SLACK_POST_INTERVAL=1ns", "THREADLINE_SLACK_UPDATE_INTERVAL=1ns", "THREADLINE_TELEGRAM_CHAT_INTERVAL=1ns",
-		"THREADLINE_SLACK_APP_TOKEN=", "THREADLINE_REDIS_URL=")
+		"THREADLINE_SLACK_APP_TOKEN=", "THREADLINE_REDIS_URL="+redisURL)
 	if o.DatabaseURL != "" {
 		mig := exec.CommandContext(ctx, o.Binary, "migrate")
 		mig.Env, mig.Stdout, mig.Stderr = env, logFile, logFile
@@ -208,9 +281,9 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 	}
 	defer c.stop()
 
-	rep := ChaosReport{}
 	var killMu sync.Mutex
 	var kills []time.Time
+	var pgStops []time.Time // guarded by killMu
 	stopKiller := make(chan struct{})
 	killerDone := make(chan error, 1)
 	go func() {
@@ -236,6 +309,10 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 
 	deadline := time.Now().Add(o.Timeout)
 	base := "http://" + addr
+	disruptDone := make(chan disruption, 1)
+	go func() {
+		disruptDone <- disrupt(ctx, o, pg, rd, base, func(at time.Time) { killMu.Lock(); pgStops = append(pgStops, at); killMu.Unlock() })
+	}()
 	// Webhooks are retried until answered 200, as Telegram retries.
 	post := func(body []byte) error {
 		for time.Now().Before(deadline) {
@@ -342,6 +419,12 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 	if err := <-killerDone; err != nil { // every kill struck
 		return rep, err
 	}
+	dis := <-disruptDone
+	if dis.err != nil {
+		return rep, dis.err
+	}
+	rep.PGRestarts, rep.RedisDown = dis.pgRestarts, dis.redisDown
+	rep.ReadyChecks, rep.ReadyDegraded, rep.ReadyNot200 = dis.checks, dis.degraded, dis.not200
 	late.Wait()
 	rep.Redelivered = redelivered
 	if lateErrs > 0 {
@@ -354,8 +437,9 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 	rep.Kills = len(kills)
 	killMu.Unlock()
 
-	near := func(at time.Time) bool { // in flight when a kill struck
-		for _, k := range kills {
+	events := append(append([]time.Time(nil), kills...), pgStops...)
+	near := func(at time.Time) bool { // in flight when a kill or a PostgreSQL stop struck
+		for _, k := range events {
 			if !at.After(k) && k.Sub(at) < 3*time.Second {
 				return true
 			}
@@ -366,13 +450,15 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 	first := map[string]slacktest.Message{}
 	copies := map[string]int{}
 	last := map[string]int{}
+	book := repeatBook{}
 	for _, m := range sl.Messages(channel) {
 		// A coalesced post shows several messages, in order.
 		for _, p := range idPattern.FindAllStringSubmatch(m.Text, -1) {
 			copies[p[0]]++
+			explained := book.copy("slack "+p[0], m.AnswerLost || near(m.At))
 			if copies[p[0]] > 1 {
 				f := first[p[0]]
-				if f.AnswerLost || near(f.At) {
+				if explained {
 					rep.Explained++
 				} else {
 					rep.Unexplained++
@@ -401,8 +487,9 @@ func Chaos(ctx context.Context, o ChaosOptions) (ChaosReport, error) {
 		if !strings.HasPrefix(s.Text, "r") {
 			continue
 		}
+		explained := book.copy("telegram "+s.Text, s.AnswerLost || near(s.At))
 		if f, ok := replyFirst[s.Text]; ok {
-			if f.AnswerLost || near(f.At) {
+			if explained {
 				rep.Explained++
 			} else {
 				rep.Unexplained++
@@ -435,4 +522,88 @@ func fmtTimes(ts []time.Time) []string {
 		out[i] = t.Format("15:04:05.000")
 	}
 	return out
+}
+
+// disruption is what the service outages did.
+type disruption struct {
+	pgRestarts               int
+	redisDown                time.Duration
+	checks, degraded, not200 int
+	err                      error
+}
+
+// disrupt restarts the private PostgreSQL and stops the private Redis at
+// even intervals over the kill window, one outage at a time, and watches
+// /readyz while Redis is down.
+func disrupt(ctx context.Context, o ChaosOptions, pg *privatePostgres, rd *privateRedis, base string, pgStopped func(time.Time)) disruption {
+	var d disruption
+	if pg == nil {
+		return d
+	}
+	steps := o.PGRestarts
+	redisStep := -1
+	if o.RedisDown > 0 {
+		redisStep = steps / 2
+		steps++
+	}
+	gap := o.KillEvery * time.Duration(max(o.Kills, 1)) / time.Duration(steps+1)
+	for i := range steps {
+		if !sleepCtx(ctx, gap) {
+			d.err = ctx.Err()
+			return d
+		}
+		if i == redisStep {
+			rd.stop()
+			start := time.Now()
+			for time.Since(start) < o.RedisDown {
+				if res, err := http.Get(base + "/readyz"); err == nil { // a killed child answers nothing
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					d.checks++
+					if res.StatusCode != http.StatusOK {
+						d.not200++
+					}
+					if strings.Contains(string(body), "degraded") {
+						d.degraded++
+					}
+				}
+				sleepCtx(ctx, 100*time.Millisecond)
+			}
+			d.redisDown = time.Since(start).Round(time.Millisecond)
+			if d.err = rd.start(ctx); d.err != nil {
+				return d
+			}
+			continue
+		}
+		pgStopped(time.Now())
+		if d.err = pg.restart(ctx, o.PGDown); d.err != nil {
+			return d
+		}
+		d.pgRestarts++
+	}
+	return d
+}
+
+// repeatBook explains repeats: each copy of an item whose outcome an event
+// left unknown (its answer lost, or a kill or a PostgreSQL stop struck while
+// it was in flight) may explain one further copy, and no more.
+type repeatBook map[string]*struct{ seen, allowed int }
+
+// copy records one copy of id and reports whether it is the first or a
+// repeat an earlier copy's event explains.
+func (b repeatBook) copy(id string, unknown bool) bool {
+	e := b[id]
+	if e == nil {
+		e = &struct{ seen, allowed int }{}
+		b[id] = e
+	}
+	ok := e.seen == 0 || e.allowed > 0
+	if e.seen > 0 && e.allowed > 0 {
+		e.allowed--
+	}
+	e.seen++
+	if unknown {
+		e.allowed++
+	}
+	return ok
 }

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/internal/bench"
-	"github.com/threadline/threadline/internal/testenv"
 )
 
 // TestChaosShort kills Threadline with SIGKILL three times under load while
-// Slack and Telegram fail some calls (429s, and errors after applying the
-// call). Nothing may be lost or reordered, and every repeat must be one that
-// a kill or a lost answer explains.
+// Slack and Telegram fail some calls (429s, errors after applying the call,
+// timeouts with and without applying it); on PostgreSQL (a private
+// instance) the database is also restarted hard and Redis stopped for a
+// while. Nothing may be lost or reordered, every repeat must be one that a
+// kill, a database stop or a lost answer explains (one per such event), and
+// without Redis /readyz must stay 200 and say "degraded".
 func TestChaosShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -25,16 +27,18 @@ func TestChaosShort(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	stores := map[string]func(t *testing.T) string{
-		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
-	}
-	for name, url := range stores {
+	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
-			rep, err := bench.Chaos(ctx, bench.ChaosOptions{Binary: bin, DatabaseURL: url(t), Customers: 10, Messages: 6, Replies: 5, Kills: 3,
-				KillEvery: 700 * time.Millisecond, Faults: 2, Timeout: 2 * time.Minute, Lease: 2 * time.Second, Late: time.Second})
+			o := bench.ChaosOptions{Binary: bin, Customers: 10, Messages: 6, Replies: 5, Kills: 3,
+				KillEvery: 700 * time.Millisecond, Faults: 2, Timeout: 2 * time.Minute, Lease: 2 * time.Second, Late: time.Second}
+			if name == "postgres" {
+				// Private PostgreSQL and Redis of the harness's own: one
+				// hard PostgreSQL restart and two seconds without Redis.
+				o.Private, o.PGRestarts, o.PGDown, o.RedisDown = true, 1, time.Second, 2*time.Second
+			}
+			rep, err := bench.Chaos(ctx, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,6 +50,10 @@ func TestChaosShort(t *testing.T) {
 			}
 			if rep.Kills != 3 || rep.Redelivered != 2*(10*6+5) {
 				t.Errorf("%d kills and %d redeliveries, want 3 and %d", rep.Kills, rep.Redelivered, 2*(10*6+5))
+			}
+			if o.Private && (rep.PGRestarts != 1 || rep.ReadyChecks == 0 || rep.ReadyDegraded == 0 || rep.ReadyNot200 != 0) {
+				t.Errorf("PostgreSQL restarts %d; with Redis down /readyz answered %d times, %d degraded, %d not 200; want 1 restart and every answer 200 degraded",
+					rep.PGRestarts, rep.ReadyChecks, rep.ReadyDegraded, rep.ReadyNot200)
 			}
 		})
 	}

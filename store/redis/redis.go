@@ -12,19 +12,33 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Open connects to Redis. The URL may hold a password, so errors never echo it.
+// Open connects to Redis and checks it answers. The URL may hold a
+// password, so errors never echo it.
 func Open(ctx context.Context, url string) (*goredis.Client, error) {
+	c, err := Connect(url)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis %s: %w", c.Options().Addr, err)
+	}
+	return c, nil
+}
+
+// Connect returns a client without calling Redis: it connects on first
+// use and reconnects by itself, so a Redis that is down at start is used
+// once it is back.
+func Connect(url string) (*goredis.Client, error) {
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, errors.New("invalid THREADLINE_REDIS_URL")
 	}
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, time.Second, time.Second
-	c := goredis.NewClient(opts)
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("redis %s: %w", opts.Addr, err)
-	}
-	return c, nil
+	// Redis only accelerates: when it is down, a call must fail fast so the
+	// caller falls back to its local limits instead of waiting on retries.
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second, time.Second
+	opts.DialerRetries, opts.MaxRetries = 1, 1
+	return goredis.NewClient(opts), nil
 }
 
 // gcra spaces calls per key with the generic cell rate algorithm, using the

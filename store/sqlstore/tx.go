@@ -549,7 +549,10 @@ func (t *Tx) DeliveryBacklog(ctx context.Context) ([]bridge.Backlog, error) {
 }
 
 func (t *Tx) ListStalledLanes(ctx context.Context, dueBefore, now time.Time, limit int) ([]bridge.Job, error) {
-	rows, err := t.ex.Query(ctx, `SELECT DISTINCT d.conversation_id, d.target FROM deliveries d
+	// The conversation's priority goes with the job: a rescued job must not
+	// jump the queue's priority order.
+	rows, err := t.ex.Query(ctx, `SELECT DISTINCT d.conversation_id, d.target, c.priority FROM deliveries d
+		JOIN conversations c ON c.id = d.conversation_id
 		LEFT JOIN lanes l ON l.conversation_id = d.conversation_id AND l.target = d.target
 		WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at < $1
 		AND (l.conversation_id IS NULL OR l.lease_owner = '' OR l.lease_until < $2)
@@ -561,7 +564,7 @@ func (t *Tx) ListStalledLanes(ctx context.Context, dueBefore, now time.Time, lim
 	var out []bridge.Job
 	for rows.Next() {
 		var j bridge.Job
-		if err := rows.Scan(&j.ConversationID, &j.Target); err != nil {
+		if err := rows.Scan(&j.ConversationID, &j.Target, &j.Priority); err != nil {
 			return nil, fmt.Errorf("list stalled lanes: %w", err)
 		}
 		out = append(out, j)

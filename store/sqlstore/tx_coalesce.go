@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/threadline/threadline/bridge"
 )
@@ -41,4 +42,13 @@ func (t *Tx) ListMessagesByChatRef(ctx context.Context, surface bridge.Surface, 
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+func (t *Tx) PostponeLane(ctx context.Context, conv bridge.ConversationID, target bridge.Target, until time.Time) error {
+	_, err := t.ex.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $3
+		WHERE conversation_id = $1 AND target = $2 AND status IN ('pending', 'sending') AND next_attempt_at < $3`, conv, target, ts(until))
+	if err != nil {
+		return fmt.Errorf("postpone lane: %w", err)
+	}
+	return nil
 }

@@ -88,3 +88,41 @@ func testCoalescedRefs(t *testing.T, s Backend) {
 		return nil
 	})
 }
+
+// testPostponeAndStalled: a postponed lane is not stalled until its new
+// time, and a stalled lane's job carries the conversation's priority.
+func testPostponeAndStalled(t *testing.T, s Backend) {
+	inTx(t, s, func(ctx context.Context, tx bridge.Tx) error {
+		f, err := newFixture(ctx, tx, "stall1")
+		if err != nil {
+			return err
+		}
+		c, err := f.newConv(ctx, tx, bridge.P1)
+		if err != nil {
+			return err
+		}
+		lane := bridge.ChatTarget(bridge.SurfaceSlack)
+		if _, err := tx.InsertDelivery(ctx, bridge.Delivery{ConversationID: c.ID, Target: lane, Kind: bridge.KindNotice, Seq: 1,
+			Status: bridge.DeliveryPending, NextAttemptAt: t0, CreatedAt: t0}); err != nil {
+			return err
+		}
+		stalled, err := tx.ListStalledLanes(ctx, t0.Add(time.Minute), t0.Add(time.Minute), 10)
+		if err != nil {
+			return err
+		}
+		if len(stalled) != 1 || stalled[0].ConversationID != c.ID || stalled[0].Priority != bridge.P1 {
+			t.Errorf("ListStalledLanes = %+v, want the lane with priority P1", stalled)
+		}
+		if err := tx.PostponeLane(ctx, c.ID, lane, t0.Add(2*time.Minute)); err != nil {
+			return err
+		}
+		if stalled, err = tx.ListStalledLanes(ctx, t0.Add(time.Minute), t0.Add(time.Minute), 10); err != nil || len(stalled) != 0 {
+			t.Errorf("postponed lane listed as stalled: %+v, %v", stalled, err)
+		}
+		d, err := tx.NextDelivery(ctx, c.ID, lane)
+		if err != nil || !d.NextAttemptAt.Equal(t0.Add(2*time.Minute)) {
+			t.Errorf("postponed delivery due %v, %v; want %v", d.NextAttemptAt, err, t0.Add(2*time.Minute))
+		}
+		return nil
+	})
+}

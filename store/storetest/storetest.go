@@ -37,6 +37,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"AgentsAndChatIdentities", testAgents},
 		{"ChatThreadsAndRefs", testChatThreads},
 		{"CoalescedChatRefs", testCoalescedRefs},
+		{"PostponedAndStalledLanes", testPostponeAndStalled},
 		{"AuditAndCursors", testAuditCursors},
 		{"RollbackWritesNothing", testRollback},
 		{"ConcurrentWritersOnSameKeys", testConcurrent},

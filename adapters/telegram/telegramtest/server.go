@@ -54,6 +54,10 @@ type Fault struct {
 	// Applied makes the call take effect before failing, as a timeout after
 	// the server acted does.
 	Applied bool
+	// Timeout: no answer comes at all; the connection is closed as when the
+	// caller's deadline passes. With Applied the call took effect first, so
+	// the caller cannot know; without, it did not. Code is ignored.
+	Timeout bool
 }
 
 // Options configures the emulator.
@@ -336,6 +340,10 @@ func (s *Server) markAnswerLost(answer []byte) {
 }
 
 func failWith(w http.ResponseWriter, f Fault) {
+	if f.Timeout {
+		hangUp(w)
+		return
+	}
 	switch {
 	case f.Code == http.StatusTooManyRequests:
 		reply(w, 429, answer{ErrorCode: 429, Description: fmt.Sprintf("Too Many Requests: retry after %d", f.RetryAfter), Parameters: &parameters{RetryAfter: f.RetryAfter}})
@@ -696,4 +704,15 @@ func (s *Server) WaitSent(ctx context.Context, chatID int64, n int) ([]SentMessa
 		}
 		s.cond.Wait()
 	}
+}
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // closes the connection without a response
 }

@@ -68,6 +68,10 @@ type Fault struct {
 	Code       int           // 429 or 5xx
 	RetryAfter time.Duration // with 429
 	Applied    bool          // the call takes effect, then the answer is lost
+	// Timeout: no answer comes at all; the connection is closed as when the
+	// caller's deadline passes. With Applied the call took effect first, so
+	// the caller cannot know; without, it did not. Code is ignored.
+	Timeout bool
 }
 
 // Options configures the emulator.
@@ -302,6 +306,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func failWith(w http.ResponseWriter, f Fault) {
+	if f.Timeout {
+		hangUp(w)
+		return
+	}
 	if f.Code == 429 {
 		secs := int((f.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
@@ -764,4 +772,15 @@ func DMChannel(channel string) string {
 		return "D" + channel
 	}
 	return channel
+}
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // closes the connection without a response
 }
