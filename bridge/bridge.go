@@ -46,6 +46,8 @@ type Options struct {
 	// KeepUnassignedOnReply stops an agent's reply to an unassigned
 	// conversation from assigning it to them.
 	KeepUnassignedOnReply bool
+	// CSAT sends a satisfaction survey on resolve; nil sends none.
+	CSAT *CSATOptions
 }
 
 // Metrics is what the bridge reports about its work.
@@ -153,6 +155,8 @@ type InboundEvent struct {
 	Text              string
 	Attachments       []Attachment
 	Timestamp         time.Time
+	// Survey is set for EventSurveyAnswer.
+	Survey *SurveyAnswer
 }
 
 // IngestResult says what Ingest did.
@@ -162,6 +166,9 @@ type IngestResult struct {
 	MessageID       MessageID
 	Duplicate       bool
 	NewConversation bool
+	// Ignored says the event was refused for good (logged): a platform must
+	// not deliver it again.
+	Ignored bool
 }
 
 // Ingest stores an inbound event exactly once, in one transaction with the
@@ -180,6 +187,12 @@ func (b *Bridge) Ingest(ctx context.Context, ev InboundEvent) (IngestResult, err
 	if errors.Is(err, ErrDuplicateEvent) {
 		return IngestResult{Duplicate: true}, nil
 	}
+	if ev.Kind == EventSurveyAnswer && (errors.Is(err, ErrInvalidInput) || errors.Is(err, ErrForbidden)) {
+		// A stale or forged tap: nothing to store, and nothing a
+		// redelivery could fix.
+		b.log.Warn("survey answer refused", "platform", ev.Platform, "thread", ev.Thread, "err", err)
+		return IngestResult{Ignored: true}, nil
+	}
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest %s message %s: %w", ev.Platform, ev.PlatformMessageID, err)
 	}
@@ -196,6 +209,9 @@ func (b *Bridge) ingestTx(ctx context.Context, tx Tx, ev InboundEvent) (IngestRe
 		if !isNew {
 			return IngestResult{}, ErrDuplicateEvent
 		}
+	}
+	if ev.Kind == EventSurveyAnswer {
+		return b.answerSurvey(ctx, tx, ev, now)
 	}
 	ev.Account.Platform = ev.Platform
 	account, err := tx.UpsertAccount(ctx, ev.Account)
@@ -349,7 +365,7 @@ func (b *Bridge) saveChange(ctx context.Context, tx Tx, actor AgentID, action st
 	}); err != nil {
 		return err
 	}
-	if err := b.slaChanged(ctx, tx, before, after, now); err != nil {
+	if err := b.afterChange(ctx, tx, before, after, now); err != nil {
 		return err
 	}
 	surfaces, err := b.surfacesOf(ctx, tx, after)

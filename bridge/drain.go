@@ -340,6 +340,9 @@ func (b *Bridge) deliveryFailed(ctx context.Context, tx Tx, d Delivery, now time
 // deliver performs the outside call for one delivery.
 func (b *Bridge) deliver(ctx context.Context, d Delivery, l loaded) (string, recordFunc, error) {
 	if d.Target == TargetPlatform {
+		if d.Kind == KindSurvey {
+			return b.sendSurvey(ctx, d, l)
+		}
 		return b.sendToPlatform(ctx, l)
 	}
 	surface, ok := d.Target.Surface()

@@ -26,6 +26,8 @@ import (
 //     response, resolution) of conversations created in the period that ended
 //     without a breach; cycles still running and not breached are left out.
 //   - Reopen rate: reopens in the period per resolve in the period.
+//   - CSAT: survey answers given in the period: average rating (1-5) and the
+//     share of 4s and 5s.
 // Per agent means per current assignee.
 
 // ReportQuery selects what a report covers.
@@ -61,6 +63,8 @@ type ReportRow struct {
 	// ones without a breach are left out); SLABreaches the
 	// breaches among all cycles.
 	SLACycles, SLABreaches int
+	// CSATRating is the survey answer given in the period, zero for none.
+	CSATRating int
 }
 
 // ReportTx is the part of Tx that reads reports.
@@ -79,6 +83,18 @@ type ReportFigures struct {
 	ResolutionMedian                          time.Duration
 	Resolutions                               int
 	SLACycles, SLABreaches                    int
+	// CSAT: answers given in the period, the sum of their ratings (1-5), and
+	// how many were 4 or 5.
+	CSATAnswers, CSATSum, CSATSatisfied int
+}
+
+// CSAT is the average rating and the share of satisfied answers (4 or 5);
+// ok is false without answers.
+func (f ReportFigures) CSAT() (average, satisfied float64, ok bool) {
+	if f.CSATAnswers == 0 {
+		return 0, 0, false
+	}
+	return float64(f.CSATSum) / float64(f.CSATAnswers), float64(f.CSATSatisfied) / float64(f.CSATAnswers), true
 }
 
 // Compliance is the share of SLA cycles met; ok is false without cycles.
@@ -245,6 +261,13 @@ func figures(rows []ReportRow, q ReportQuery) ReportFigures {
 		}
 		f.Resolved += r.Resolves
 		f.Reopens += r.Reopens
+		if r.CSATRating > 0 {
+			f.CSATAnswers++
+			f.CSATSum += r.CSATRating
+			if r.CSATRating >= 4 {
+				f.CSATSatisfied++
+			}
+		}
 		if isActive(r.Status) && r.CreatedAt.Before(q.To) {
 			f.Backlog++
 		}

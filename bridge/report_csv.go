@@ -12,7 +12,7 @@ import (
 // between 0 and 1, empty where there is nothing to measure.
 var csvHeader = []string{"scope", "name", "from", "to", "conversations", "resolved", "backlog",
 	"first_response_median_s", "first_response_p90_s", "first_responses", "resolution_median_s", "resolutions",
-	"sla_cycles", "sla_breaches", "sla_compliance", "reopens", "reopen_rate"}
+	"sla_cycles", "sla_breaches", "sla_compliance", "reopens", "reopen_rate", "csat_answers", "csat_average", "csat_satisfied"}
 
 // WriteCSV exports the report: the total, each platform, each agent and
 // each day, one row each.
@@ -34,10 +34,12 @@ func (r Report) WriteCSV(w io.Writer) error {
 		}
 		comp, okC := f.Compliance()
 		rate, okR := f.ReopenRate()
+		avg, sat, okS := f.CSAT()
 		return []string{scope, name, from, to, strconv.Itoa(f.Conversations), strconv.Itoa(f.Resolved), strconv.Itoa(f.Backlog),
 			secs(f.FirstResponseMedian, f.FirstResponses), secs(f.FirstResponseP90, f.FirstResponses), strconv.Itoa(f.FirstResponses),
 			secs(f.ResolutionMedian, f.Resolutions), strconv.Itoa(f.Resolutions),
-			strconv.Itoa(f.SLACycles), strconv.Itoa(f.SLABreaches), share(comp, okC), strconv.Itoa(f.Reopens), share(rate, okR)}
+			strconv.Itoa(f.SLACycles), strconv.Itoa(f.SLABreaches), share(comp, okC), strconv.Itoa(f.Reopens), share(rate, okR),
+			strconv.Itoa(f.CSATAnswers), share(avg, okS), share(sat, okS)}
 	}
 	rows := [][]string{csvHeader, row("total", r.Query.Label, from, to, r.Total)}
 	for _, g := range r.ByPlatform {

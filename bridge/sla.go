@@ -422,6 +422,18 @@ func (b *Bridge) slaChanged(ctx context.Context, tx Tx, before, after Conversati
 	return cs.save(ctx, tx)
 }
 
+// afterChange runs in every state change's transaction (saveChange): the
+// SLA clocks follow it, and a first resolve queues the survey.
+func (b *Bridge) afterChange(ctx context.Context, tx Tx, before, after Conversation, now time.Time) error {
+	if err := b.slaChanged(ctx, tx, before, after, now); err != nil {
+		return err
+	}
+	if isActive(before.Status) && after.Status == StatusResolved {
+		return b.csatResolved(ctx, tx, after, now)
+	}
+	return nil
+}
+
 // SLACheckResult counts what one CheckSLA pass did.
 type SLACheckResult struct {
 	Warnings, Breaches int

@@ -31,6 +31,7 @@ type Store interface {
 type Tx interface {
 	SLATx
 	ReportTx
+	CSATTx
 
 	// MarkProcessed records an inbound delivery id (a Slack event_id, a
 	// Telegram update_id) and reports whether it was seen for the first time.

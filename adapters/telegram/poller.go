@@ -152,7 +152,7 @@ func (p *poller) poll(ctx context.Context, offset int64) error {
 	params := map[string]any{
 		"offset":          offset,
 		"timeout":         int(a.opts.PollTimeout / time.Second),
-		"allowed_updates": []string{"message", "edited_message"},
+		"allowed_updates": []string{"message", "edited_message", "callback_query"},
 	}
 	if err := a.call(ctx, "getUpdates", params, &updates); err != nil {
 		return err

@@ -331,14 +331,52 @@ func (a *Adapter) GetMe(ctx context.Context) (User, error) {
 }
 
 type sendMessageParams struct {
-	ChatID int64  `json:"chat_id"`
-	Text   string `json:"text"`
+	ChatID      int64                 `json:"chat_id"`
+	Text        string                `json:"text"`
+	ReplyMarkup *inlineKeyboardMarkup `json:"reply_markup,omitempty"`
+}
+
+// inlineKeyboardMarkup is the Bot API's InlineKeyboardMarkup: rows of
+// buttons whose callback_data (1-64 bytes) comes back in a callback query.
+type inlineKeyboardMarkup struct {
+	InlineKeyboard [][]inlineKeyboardButton `json:"inline_keyboard"`
+}
+
+type inlineKeyboardButton struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data"`
 }
 
 // Send implements bridge.PlatformAdapter. A send sooner than the pace allows
 // returns *bridge.RetryAfterError with the rest of the wait rather than
 // sleeping: the bridge's queue waits without holding a worker.
 func (a *Adapter) Send(ctx context.Context, m bridge.OutboundMessage) (bridge.SendResult, error) {
+	return a.send(ctx, m, nil)
+}
+
+var _ bridge.Surveyor = (*Adapter)(nil)
+
+// SendSurvey implements bridge.Surveyor: the question with one inline
+// keyboard button per option; a tap comes back as a callback query.
+func (a *Adapter) SendSurvey(ctx context.Context, s bridge.OutboundSurvey) (bridge.SendResult, error) {
+	row := make([]inlineKeyboardButton, 0, len(s.Options))
+	for _, o := range s.Options {
+		if len(o.Data) == 0 || len(o.Data) > 64 {
+			return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("telegram: %w: callback data must be 1-64 bytes", bridge.ErrInvalidInput))
+		}
+		row = append(row, inlineKeyboardButton{Text: o.Label, CallbackData: o.Data})
+	}
+	return a.send(ctx, s.OutboundMessage, &inlineKeyboardMarkup{InlineKeyboard: [][]inlineKeyboardButton{row}})
+}
+
+// AnswerCallback acknowledges a button tap (answerCallbackQuery), which
+// stops the spinner on the customer's button and shows text as a notice.
+func (a *Adapter) AnswerCallback(ctx context.Context, id, text string) error {
+	var ok bool
+	return classify(a.call(ctx, "answerCallbackQuery", map[string]any{"callback_query_id": id, "text": text}, &ok))
+}
+
+func (a *Adapter) send(ctx context.Context, m bridge.OutboundMessage, markup *inlineKeyboardMarkup) (bridge.SendResult, error) {
 	chatID, err := strconv.ParseInt(m.ThreadExternalID, 10, 64)
 	if err != nil {
 		return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("telegram: %w: thread %q is not a chat id", bridge.ErrInvalidInput, m.ThreadExternalID))
@@ -371,7 +409,7 @@ func (a *Adapter) Send(ctx context.Context, m bridge.OutboundMessage) (bridge.Se
 	var msg struct {
 		MessageID int64 `json:"message_id"`
 	}
-	if err := a.call(ctx, "sendMessage", sendMessageParams{ChatID: chatID, Text: m.Text}, &msg); err != nil {
+	if err := a.call(ctx, "sendMessage", sendMessageParams{ChatID: chatID, Text: m.Text, ReplyMarkup: markup}, &msg); err != nil {
 		return bridge.SendResult{}, classify(err)
 	}
 	return bridge.SendResult{PlatformMessageID: strconv.FormatInt(msg.MessageID, 10)}, nil

@@ -228,6 +228,8 @@ func FuzzParseUpdate(f *testing.F) {
 	f.Add([]byte(`{"update_id":1,"message":{"message_id":1,"from":{"id":1},"chat":{"id":1,"type":"private"},"document":{"file_id":""}}}`))
 	f.Add([]byte(`{"update_id":1,"message":{"message_id":1,"from":{"id":1},"chat":{"id":1,"type":"private"},"photo":[{"file_id":"a","width":-1,"height":9223372036854775807}]}}`))
 	f.Add([]byte(`{"update_id":1,"callback_query":{}}`))
+	f.Add([]byte(`{"update_id":3,"callback_query":{"id":"4242","from":{"id":7,"first_name":"A"},"chat_instance":"1","data":"csat:12:4","message":{"message_id":9,"date":1,"chat":{"id":7,"type":"private"},"text":"How did we do?"}}}`))
+	f.Add([]byte(`{"update_id":3,"callback_query":{"id":"4242","from":{"id":7,"first_name":"A"},"data":"csat:12:4","message":{"message_id":9,"chat":{"id":-7,"type":"group"}}}}`))
 	f.Add([]byte(`null`))
 	a, err := telegram.New(telegram.Options{Token: "1:x"})
 	if err != nil {
@@ -248,6 +250,9 @@ func FuzzParseUpdate(f *testing.F) {
 			// Ingest refuses events without these: the parser must not make them.
 			if ev.PlatformMessageID == "" || ev.Thread == "" || ev.Sender.ExternalUserID == "" || ev.Account.ExternalID == "" || ev.DeliveryID == "" {
 				t.Errorf("incomplete event from %q: %+v", body, ev)
+			}
+			if (ev.Kind == bridge.EventSurveyAnswer) != (ev.Survey != nil) || (ev.Survey != nil && ev.Survey.AckToken == "") {
+				t.Errorf("survey answer without its tap, or the other way round, from %q: %+v", body, ev)
 			}
 		}
 	})

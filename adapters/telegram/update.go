@@ -10,13 +10,22 @@ import (
 	"github.com/threadline/threadline/bridge"
 )
 
-// Update is the part of a Bot API Update that Threadline reads. Other kinds
-// (channel posts, callback queries, member changes) decode to an Update with
-// neither message set.
+// Update is the part of a Bot API Update that Threadline reads: messages,
+// edits and taps on survey buttons. Other kinds (channel posts, member
+// changes) decode to an Update with none of them set.
 type Update struct {
-	UpdateID      int64    `json:"update_id"`
-	Message       *Message `json:"message,omitempty"`
-	EditedMessage *Message `json:"edited_message,omitempty"`
+	UpdateID      int64          `json:"update_id"`
+	Message       *Message       `json:"message,omitempty"`
+	EditedMessage *Message       `json:"edited_message,omitempty"`
+	CallbackQuery *CallbackQuery `json:"callback_query,omitempty"`
+}
+
+// CallbackQuery is a tap on an inline keyboard button of a bot's message.
+type CallbackQuery struct {
+	ID      string   `json:"id"`
+	From    *User    `json:"from"`
+	Message *Message `json:"message,omitempty"`
+	Data    string   `json:"data,omitempty"`
 }
 
 // Message is a Bot API Message.
@@ -84,6 +93,9 @@ func (a *Adapter) ParseUpdate(body []byte) (events []bridge.InboundEvent, update
 // become conversations: the bot answers customers one to one, never in
 // groups or channels.
 func (a *Adapter) Events(u Update) []bridge.InboundEvent {
+	if q := u.CallbackQuery; q != nil {
+		return a.callbackEvents(u.UpdateID, q)
+	}
 	m, kind := u.Message, bridge.EventMessage
 	if m == nil {
 		m, kind = u.EditedMessage, bridge.EventEdit
@@ -145,4 +157,23 @@ func largest(sizes []PhotoSize) (PhotoSize, bool) {
 		}
 	}
 	return best, found
+}
+
+// callbackEvents turns a tap on a survey button into a survey answer. The
+// bridge checks that the survey belongs to this chat.
+func (a *Adapter) callbackEvents(updateID int64, q *CallbackQuery) []bridge.InboundEvent {
+	if q.ID == "" || q.From == nil || q.From.IsBot || q.Message == nil || q.Message.Chat.Type != "private" || !strings.HasPrefix(q.Data, "csat:") {
+		return nil
+	}
+	return []bridge.InboundEvent{{
+		Kind:              bridge.EventSurveyAnswer,
+		DeliveryID:        "update:" + a.botID + ":" + strconv.FormatInt(updateID, 10),
+		Platform:          bridge.PlatformTelegram,
+		Account:           bridge.UpsertAccountParams{ExternalID: a.botID, DisplayName: a.Username()},
+		Thread:            strconv.FormatInt(q.Message.Chat.ID, 10),
+		Source:            bridge.SourceDM,
+		Sender:            bridge.UpsertIdentityParams{ExternalUserID: strconv.FormatInt(q.From.ID, 10)},
+		PlatformMessageID: "callback:" + q.ID,
+		Survey:            &bridge.SurveyAnswer{Data: q.Data, AckToken: q.ID},
+	}}
 }

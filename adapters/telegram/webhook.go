@@ -105,6 +105,24 @@ func (a *Adapter) ingest(ctx context.Context, ing Ingester, updateID int64, even
 		if res.Duplicate {
 			a.log.Debug("telegram update redelivered", "update_id", updateID)
 		}
+		if ev.Survey != nil && ev.Survey.AckToken != "" {
+			a.ackSurvey(ctx, ev.Survey.AckToken, res.Ignored)
+		}
 	}
 	return nil
+}
+
+// ackSurvey answers the callback query once the tap is stored. It is a
+// courtesy (Telegram stops showing a spinner), so a failure is only logged:
+// the answer is already kept.
+func (a *Adapter) ackSurvey(ctx context.Context, id string, ignored bool) {
+	text := "Thank you for your feedback!"
+	if ignored {
+		text = "This survey is no longer open."
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := a.AnswerCallback(actx, id, text); err != nil {
+		a.log.Warn("telegram: answerCallbackQuery", "err", err)
+	}
 }

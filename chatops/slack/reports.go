@@ -140,6 +140,9 @@ func ReportBlocks(r bridge.Report) []slack.Block {
 		field("SLA compliance", compliance(t)),
 		field("Reopen rate", reopenRate(t)),
 	}
+	if _, _, ok := t.CSAT(); ok {
+		fields = append(fields, field("CSAT", csat(t)))
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate("Threadline report · "+q.Label, 150), false, false)),
 		slack.NewContextBlock("period", slack.NewTextBlockObject(slack.MarkdownType,
@@ -160,6 +163,9 @@ func ReportBlocks(r bridge.Report) []slack.Block {
 			f := g.ReportFigures
 			fmt.Fprintf(&b, "\n• *%s*: %d conversations, %d resolved, %d open · first response %s · SLA %s",
 				escape(name(g)), f.Conversations, f.Resolved, f.Backlog, firstResponse(f), compliance(f))
+			if _, _, ok := f.CSAT(); ok {
+				b.WriteString(" · CSAT " + csat(f))
+			}
 		}
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(b.String(), 2900), false, false), nil, nil))
 	}
@@ -196,6 +202,14 @@ func compliance(f bridge.ReportFigures) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.0f %% (%d of %d met)", 100*share, f.SLACycles-f.SLABreaches, f.SLACycles)
+}
+
+func csat(f bridge.ReportFigures) string {
+	avg, sat, ok := f.CSAT()
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f / 5 · %.0f %% satisfied (%d answers)", avg, 100*sat, f.CSATAnswers)
 }
 
 func reopenRate(f bridge.ReportFigures) string {

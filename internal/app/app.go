@@ -132,6 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		SLA:           cfg.SLA.Policy(),
 
 		KeepUnassignedOnReply: !cfg.ClaimOnReply,
+		CSAT:                  cfg.SLA.CSAT(),
 	})
 	if a.telegram != nil {
 		a.bridge.AddPlatform(a.telegram)

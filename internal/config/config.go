@@ -103,6 +103,17 @@ type SLA struct {
 	AlertChannel string
 	// CheckInterval is how often each replica looks for deadlines due.
 	CheckInterval time.Duration
+	// Survey sends a satisfaction survey on resolve, asking Question.
+	Survey   bool
+	Question string
+}
+
+// CSAT is the bridge's survey setting; nil when off.
+func (s SLA) CSAT() *bridge.CSATOptions {
+	if !s.Survey {
+		return nil
+	}
+	return &bridge.CSATOptions{Question: s.Question}
 }
 
 // Policy is the bridge's SLA policy.
@@ -468,6 +479,16 @@ func Keys() []Key {
 			duration(func(c *Config) *time.Duration { return &c.SLA.CheckInterval })},
 		{"THREADLINE_SLACK_ESCALATION_CHANNEL", "", false, "Channel id (C...) where critical escalations raise an alert with a link to the thread; empty: the alert stays in the thread.",
 			str(func(c *Config) *string { return &c.Slack.EscalationChannel }, nil)},
+		{"THREADLINE_CSAT_SURVEY", "off", false, "on: when a conversation is first resolved, the customer gets a one-question satisfaction survey with 1-5 buttons (Telegram); answers never reopen it.",
+			func(c *Config, v string) error {
+				if err := oneOf("on", "off")(v); err != nil {
+					return err
+				}
+				c.SLA.Survey = v == "on"
+				return nil
+			}},
+		{"THREADLINE_CSAT_QUESTION", bridge.DefaultCSATQuestion, false, "The survey's question, sent above the rating buttons.",
+			str(func(c *Config) *string { return &c.SLA.Question }, nil)},
 	}
 }
 

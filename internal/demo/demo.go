@@ -77,6 +77,10 @@ func DemoSLA(base config.SLA, o Options) (config.SLA, error) {
 		return base, err
 	}
 	base.WarnAt, base.CheckInterval, base.AlertChannel = 0.5, o.SLACheckInterval, AlertChannel
+	base.Survey = true
+	if base.Question == "" {
+		base.Question = bridge.DefaultCSATQuestion
+	}
 	return base, nil
 }
 
@@ -103,6 +107,10 @@ type chatLine struct {
 	From string    `json:"from"` // customer or bot
 	Text string    `json:"text"`
 	At   time.Time `json:"at"`
+	// MessageID and Buttons are set for the bot's messages with an inline
+	// keyboard (the satisfaction survey).
+	MessageID int64                   `json:"message_id,omitempty"`
+	Buttons   [][]telegramtest.Button `json:"buttons,omitempty"`
 }
 
 func randomSecret() string {
@@ -211,6 +219,7 @@ func (d *Demo) routes(r chi.Router) {
 	r.Get("/demo/api/state", d.state)
 	r.Post("/demo/api/customers", d.newCustomer)
 	r.Post("/demo/api/telegram/send", d.customerSends)
+	r.Post("/demo/api/telegram/press", d.customerPresses)
 	r.Post("/demo/api/slack/click", d.click)
 	r.Post("/demo/api/slack/reply", d.reply)
 }
@@ -240,7 +249,7 @@ func (d *Demo) state(w http.ResponseWriter, _ *http.Request) {
 	for _, c := range d.customers {
 		lines := append([]chatLine{}, c.sent...)
 		for _, m := range d.tg.Sent(c.User.ID) {
-			lines = append(lines, chatLine{From: "bot", Text: m.Text, At: m.At})
+			lines = append(lines, chatLine{From: "bot", Text: m.Text, At: m.At, MessageID: m.MessageID, Buttons: m.Buttons})
 		}
 		sort.SliceStable(lines, func(i, j int) bool { return lines[i].At.Before(lines[j].At) })
 		customers = append(customers, customerView{ChatID: c.User.ID, Name: strings.TrimSpace(c.User.FirstName + " " + c.User.LastName), Messages: lines})
@@ -320,6 +329,34 @@ func (d *Demo) customerSends(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+// customerPresses taps a button under one of the bot's messages.
+func (d *Demo) customerPresses(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ChatID    int64  `json:"chat_id"`
+		MessageID int64  `json:"message_id"`
+		Data      string `json:"data"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	c := d.customer(in.ChatID)
+	if c == nil {
+		http.Error(w, "unknown customer", http.StatusBadRequest)
+		return
+	}
+	for _, m := range d.tg.Sent(c.User.ID) {
+		if m.MessageID == in.MessageID {
+			if _, err := d.tg.CustomerPresses(r.Context(), c.User, m, in.Data); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			httpserver.WriteJSON(w, http.StatusOK, map[string]any{"ok": true})
+			return
+		}
+	}
+	http.Error(w, "unknown message", http.StatusBadRequest)
 }
 
 type agentInput struct {

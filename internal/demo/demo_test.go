@@ -152,7 +152,7 @@ func TestDemoRoundTripInBrowser(t *testing.T) {
 // 30 s) an unanswered conversation gets a warning and then a breach alert in
 // its thread, on its card and in the alerts channel, through the same
 // webhooks and emulators as the page.
-func TestDemoShowsSLABreach(t *testing.T) {
+func TestDemoShowsSLABreachAndSurvey(t *testing.T) {
 	d, ctx := startDemoWith(t, demo.Options{SLAFirstResponse: 2 * time.Second, SLACheckInterval: 100 * time.Millisecond})
 	post := func(path, body string) {
 		res, err := http.Post(d.URL()+strings.TrimPrefix(path, "/"), "application/json", strings.NewReader(body))
@@ -166,12 +166,19 @@ func TestDemoShowsSLABreach(t *testing.T) {
 	}
 	var state struct {
 		Customers []struct {
-			ChatID int64 `json:"chat_id"`
+			ChatID   int64 `json:"chat_id"`
+			Messages []struct {
+				MessageID int64 `json:"message_id"`
+				Buttons   [][]struct {
+					CallbackData string `json:"callback_data"`
+				}
+			}
 		}
 		Channel struct {
 			Threads []struct {
 				Parent struct {
-					Blocks []json.RawMessage
+					Channel, TS string
+					Blocks      []json.RawMessage
 				}
 				Replies []struct{ Text string }
 			}
@@ -204,10 +211,57 @@ func TestDemoShowsSLABreach(t *testing.T) {
 		}
 		alerted := len(state.Alerts) == 1 && state.Alerts[0].Channel == demo.AlertChannel && strings.Contains(state.Alerts[0].Text, "SLA breached")
 		if strings.Contains(replies, "SLA warning") && strings.Contains(replies, "SLA breached") && strings.Contains(card, "overdue") && alerted {
-			return
+			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			t.Fatalf("no breach shown: replies %q card %s alerts %+v", replies, card, state.Alerts)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the page's own API, with a deadline
+	}
+
+	// Resolving sends the customer the satisfaction survey; a tap on its
+	// buttons shows the rating in the thread.
+	var action struct{ ActionID, Value string }
+	for _, raw := range state.Channel.Threads[0].Parent.Blocks {
+		var b struct {
+			Elements []struct {
+				ActionID string `json:"action_id"`
+				Value    string `json:"value"`
+			}
+		}
+		_ = json.Unmarshal(raw, &b)
+		for _, e := range b.Elements {
+			if e.ActionID == "threadline_resolve" {
+				action.ActionID, action.Value = e.ActionID, e.Value
+			}
+		}
+	}
+	if action.Value == "" {
+		t.Fatal("no Resolve button on the card")
+	}
+	p := state.Channel.Threads[0].Parent
+	post("/demo/api/slack/click", fmt.Sprintf(`{"user_id":"U0ANN","name":"Ann","channel":%q,"message_ts":%q,"action_id":%q,"value":%q}`, p.Channel, p.TS, action.ActionID, action.Value))
+	deadline = time.Now().Add(30 * time.Second)
+	pressed := false
+	for {
+		get()
+		if !pressed {
+			for _, m := range state.Customers[0].Messages {
+				if len(m.Buttons) == 1 && len(m.Buttons[0]) == 5 {
+					post("/demo/api/telegram/press", fmt.Sprintf(`{"chat_id":%d,"message_id":%d,"data":%q}`, state.Customers[0].ChatID, m.MessageID, m.Buttons[0][4].CallbackData))
+					pressed = true
+				}
+			}
+		}
+		replies := ""
+		for _, r := range state.Channel.Threads[0].Replies {
+			replies += r.Text + "\n"
+		}
+		if pressed && strings.Contains(replies, "Customer satisfaction: 5/5") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("survey: pressed %v, replies %q, customer %+v", pressed, replies, state.Customers[0].Messages)
 		}
 		time.Sleep(100 * time.Millisecond) // polling the page's own API, with a deadline
 	}

@@ -15,11 +15,13 @@ func (t *Tx) ListReportRows(ctx context.Context, f bridge.ReportFilter) ([]bridg
 		(SELECT count(*) FROM audit_log a WHERE a.conversation_id = c.id AND a.action = 'resolved' AND a.at >= $1 AND a.at < $2),
 		(SELECT count(*) FROM audit_log a WHERE a.conversation_id = c.id AND a.action IN ('reopened', 'reopened_by_customer') AND a.at >= $1 AND a.at < $2),
 		(SELECT coalesce(sum(s.cycle - CASE WHEN s.state <> 'stopped' AND s.breached_at IS NULL THEN 1 ELSE 0 END), 0) FROM sla_clocks s WHERE s.conversation_id = c.id),
-		(SELECT count(*) FROM sla_alerts s WHERE s.conversation_id = c.id AND s.kind = 'breach')
+		(SELECT count(*) FROM sla_alerts s WHERE s.conversation_id = c.id AND s.kind = 'breach'),
+		(SELECT coalesce(max(s.rating), 0) FROM csat_surveys s WHERE s.conversation_id = c.id AND s.answered_at >= $1 AND s.answered_at < $2)
 		FROM conversations c
 		WHERE ((c.created_at >= $1 AND c.created_at < $2) OR (c.resolved_at >= $1 AND c.resolved_at < $2)
 			OR (c.status NOT IN ('resolved', 'closed') AND c.created_at < $2)
-			OR EXISTS (SELECT 1 FROM audit_log a WHERE a.conversation_id = c.id AND a.action IN ('resolved', 'reopened', 'reopened_by_customer') AND a.at >= $1 AND a.at < $2))`
+			OR EXISTS (SELECT 1 FROM audit_log a WHERE a.conversation_id = c.id AND a.action IN ('resolved', 'reopened', 'reopened_by_customer') AND a.at >= $1 AND a.at < $2)
+			OR EXISTS (SELECT 1 FROM csat_surveys s WHERE s.conversation_id = c.id AND s.answered_at >= $1 AND s.answered_at < $2))`
 	args := []any{ts(f.From), ts(f.To)}
 	if f.Platform != "" {
 		args = append(args, f.Platform)
@@ -38,7 +40,7 @@ func (t *Tx) ListReportRows(ctx context.Context, f bridge.ReportFilter) ([]bridg
 	for rows.Next() {
 		var r bridge.ReportRow
 		if err := rows.Scan(&r.ConversationID, &r.Platform, idOf(&r.AssigneeID), &r.Status, st(&r.CreatedAt),
-			nullTime{&r.FirstResponseAt}, nullTime{&r.ResolvedAt}, &r.Resolves, &r.Reopens, &r.SLACycles, &r.SLABreaches); err != nil {
+			nullTime{&r.FirstResponseAt}, nullTime{&r.ResolvedAt}, &r.Resolves, &r.Reopens, &r.SLACycles, &r.SLABreaches, &r.CSATRating); err != nil {
 			return nil, fmt.Errorf("scan report row: %w", err)
 		}
 		out = append(out, r)

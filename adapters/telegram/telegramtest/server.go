@@ -39,7 +39,9 @@ type SentMessage struct {
 	ChatID    int64
 	MessageID int64
 	Text      string
-	At        time.Time
+	// Buttons are the callback_data of an inline keyboard, row by row.
+	Buttons [][]Button
+	At      time.Time
 	// AnswerLost says the send was applied but answered with an error (an
 	// injected fault): the bot cannot know it landed.
 	AnswerLost bool
@@ -89,6 +91,8 @@ type Server struct {
 	files      map[string]file   // by file_id
 	paths      map[string]string // file_path -> file_id
 	blocked    map[int64]bool
+	callbacks  map[string]bool // callback query ids delivered
+	answered   []CallbackAnswer
 	faults     []Fault
 	calls      map[string]int
 	pollGen    int64 // bumped by every getUpdates; an older waiting poll is terminated
@@ -122,7 +126,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		opts: opts, botID: botID, nextUpdate: 100000,
 		nextMsgID: map[int64]int64{}, files: map[string]file{}, paths: map[string]string{},
-		blocked: map[int64]bool{}, calls: map[string]int{},
+		blocked: map[int64]bool{}, callbacks: map[string]bool{}, calls: map[string]int{},
 	}
 	s.cond = sync.NewCond(&s.mu)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -289,6 +293,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		reply(rec, 200, answer{OK: true, Result: true, Description: "Webhook was deleted"})
 	case "sendMessage":
 		s.sendMessage(rec, p)
+	case "answerCallbackQuery":
+		s.answerCallbackQuery(rec, p)
 	case "getFile":
 		id, _ := p["file_id"].(string)
 		s.mu.Lock()
@@ -401,8 +407,14 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]any) {
 		fail(w, 403, "Forbidden: bot was blocked by the user")
 		return
 	}
+	buttons, err := inlineKeyboard(p["reply_markup"])
+	if err != nil {
+		s.mu.Unlock()
+		fail(w, 400, "Bad Request: "+err.Error())
+		return
+	}
 	s.nextMsgID[chatID]++
-	m := SentMessage{ChatID: chatID, MessageID: s.nextMsgID[chatID], Text: text, At: time.Now()}
+	m := SentMessage{ChatID: chatID, MessageID: s.nextMsgID[chatID], Text: text, Buttons: buttons, At: time.Now()}
 	s.sent = append(s.sent, m)
 	s.cond.Broadcast()
 	s.mu.Unlock()
@@ -715,4 +727,101 @@ func hangUp(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler) // closes the connection without a response
+}
+
+// Button is an inline keyboard button.
+type Button struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data"`
+}
+
+// inlineKeyboard reads reply_markup's inline_keyboard as the Bot API
+// defines it (a JSON object, or its serialization in a form field), with
+// Telegram's 1-64 byte bound on callback_data.
+func inlineKeyboard(v any) ([][]Button, error) {
+	if v == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := v.(string); ok {
+		raw = []byte(s)
+	}
+	var markup struct {
+		InlineKeyboard [][]Button `json:"inline_keyboard"`
+	}
+	if err := json.Unmarshal(raw, &markup); err != nil {
+		return nil, fmt.Errorf("can't parse reply keyboard markup JSON object")
+	}
+	for _, row := range markup.InlineKeyboard {
+		for _, b := range row {
+			if b.Text == "" || len(b.CallbackData) == 0 || len(b.CallbackData) > 64 {
+				return nil, fmt.Errorf("BUTTON_DATA_INVALID")
+			}
+		}
+	}
+	return markup.InlineKeyboard, nil
+}
+
+// CallbackAnswer is an answerCallbackQuery call.
+type CallbackAnswer struct {
+	ID, Text string
+}
+
+func (s *Server) answerCallbackQuery(w http.ResponseWriter, p map[string]any) {
+	id, _ := p["callback_query_id"].(string)
+	text, _ := p["text"].(string)
+	s.mu.Lock()
+	_, known := s.callbacks[id]
+	if known {
+		s.answered = append(s.answered, CallbackAnswer{ID: id, Text: text})
+		s.cond.Broadcast()
+	}
+	s.mu.Unlock()
+	if !known {
+		fail(w, 400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+		return
+	}
+	reply(w, 200, answer{OK: true, Result: true})
+}
+
+// CallbackAnswers returns the answerCallbackQuery calls received.
+func (s *Server) CallbackAnswers() []CallbackAnswer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]CallbackAnswer(nil), s.answered...)
+}
+
+// CustomerPresses has a customer tap the inline keyboard button with data
+// under one of the bot's messages, delivering the callback_query update as
+// Telegram would. A button the message does not have is an error: Telegram
+// only sends the data of real buttons. It returns the callback query id.
+func (s *Server) CustomerPresses(ctx context.Context, from User, msg SentMessage, data string) (string, error) {
+	found := false
+	for _, row := range msg.Buttons {
+		for _, b := range row {
+			found = found || b.CallbackData == data
+		}
+	}
+	if !found {
+		return "", fmt.Errorf("telegramtest: message %d has no button %q", msg.MessageID, data)
+	}
+	s.mu.Lock()
+	s.nextUpdate++
+	id := fmt.Sprintf("%d%06d", from.ID, s.nextUpdate)
+	s.callbacks[id] = true
+	update := map[string]any{"update_id": s.nextUpdate, "callback_query": map[string]any{
+		"id": id, "from": from, "chat_instance": fmt.Sprint(from.ID * 7), "data": data,
+		"message": map[string]any{"message_id": msg.MessageID, "date": msg.At.Unix(), "text": msg.Text,
+			"chat": map[string]any{"id": msg.ChatID, "type": "private"}, "from": s.bot()},
+	}}
+	raw, _ := json.Marshal(update)
+	hook, secret := s.enqueue(raw)
+	s.mu.Unlock()
+	if hook == "" {
+		return id, nil
+	}
+	return id, s.Post(ctx, raw, secret)
 }

@@ -133,8 +133,21 @@ function renderTelegram() {
   }
   const c = (state.customers || []).find((x) => String(x.chat_id) === selected);
   const chat = $("chat");
-  chat.replaceChildren(...((c && c.messages) || []).map((m) =>
-    el("div", { className: "bubble " + m.from }, m.text, el("div", { className: "meta", textContent: m.from === "customer" ? c.name : "Acme Support" }))));
+  chat.replaceChildren(...((c && c.messages) || []).map((m) => {
+    const bubble = el("div", { className: "bubble " + m.from }, m.text);
+    // An inline keyboard (the satisfaction survey): tapping sends a callback query.
+    for (const row of m.buttons || []) {
+      const line = el("div", { className: "keyboard" });
+      for (const b of row) {
+        const btn = el("button", { type: "button", textContent: b.text });
+        btn.onclick = () => api("/demo/api/telegram/press", { chat_id: c.chat_id, message_id: m.message_id, data: b.callback_data }).then(refresh).catch(report);
+        line.append(btn);
+      }
+      bubble.append(line);
+    }
+    bubble.append(el("div", { className: "meta", textContent: m.from === "customer" ? c.name : "Acme Support" }));
+    return bubble;
+  }));
   chat.scrollTop = chat.scrollHeight;
 }
 
