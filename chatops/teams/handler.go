@@ -28,6 +28,14 @@ type HandlerOptions struct {
 	AppID   string
 	// TenantID, when set, is the only tenant whose activities are acted on.
 	TenantID string
+	// Bridge runs agent actions; nil only authenticates and records.
+	Bridge Bridge
+	// Teller answers agents in their thread.
+	Teller Teller
+	// Roles gives users their roles; nil keeps the stored ones.
+	Roles RoleSource
+	// ReplyMode is ReplyAuto (default) or ReplyExplicit.
+	ReplyMode string
 	Logger   *slog.Logger
 	// Observe is told how each request ended and how long its answer took.
 	Observe func(source, outcome string, took time.Duration)
@@ -46,6 +54,9 @@ func NewHandler(opts HandlerOptions) *Handler {
 	}
 	if opts.Observe == nil {
 		opts.Observe = func(string, string, time.Duration) {}
+	}
+	if opts.ReplyMode == "" {
+		opts.ReplyMode = ReplyAuto
 	}
 	return &Handler{opts: opts, log: opts.Logger}
 }
@@ -131,8 +142,6 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, start time.Time
 	http.Error(w, "unauthorized", http.StatusUnauthorized)
 }
 
-// handle acts on a validated activity and returns the outcome, the status
-// and, for invokes, the response body.
-func (h *Handler) handle(ctx context.Context, act Activity) (string, int, []byte) {
-	return "ignored", http.StatusOK, nil
-}
+// SetBridge connects the handler to the bridge, which is built after the
+// surfaces it shows conversations on.
+func (h *Handler) SetBridge(b Bridge) { h.opts.Bridge = b }

@@ -91,6 +91,18 @@ func RenderCard(c bridge.Card) AdaptiveCard {
 	if c.AccountName != "" {
 		facts = append(facts, fact("Account", markdownEscaper.Replace(c.AccountName)))
 	}
+	if conv.SnoozedUntil != nil && conv.Status == bridge.StatusPending {
+		facts[1] = fact("Status", "💤 Snoozed until "+conv.SnoozedUntil.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	if conv.Team != "" {
+		facts = append(facts, fact("Team", markdownEscaper.Replace(conv.Team)))
+	}
+	if conv.Escalation != "" {
+		facts = append(facts, fact("Escalated", "🚨 "+string(conv.Escalation)))
+	}
+	if len(conv.Tags) > 0 {
+		facts = append(facts, fact("Tags", markdownEscaper.Replace(strings.Join(conv.Tags, ", "))))
+	}
 	facts = append(facts, slaFacts(c.SLA)...)
 	number := fmt.Sprint(int64(conv.Number))
 	var actions []any

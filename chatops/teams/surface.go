@@ -279,3 +279,44 @@ var _ bridge.Coalescer = (*Surface)(nil)
 // CoalesceLimit implements bridge.Coalescer: customer messages waiting for
 // a thread's send budget go out together.
 func (s *Surface) CoalesceLimit() (int, int) { return coalesceMessages, coalesceChars }
+
+// Tell implements Teller: the bot's answer to an agent, in the thread.
+// It waits out short pacing: nothing else would retry it.
+func (s *Surface) Tell(ctx context.Context, conversationID, rootID, text string) error {
+	t := bridge.ChatThread{Channel: conversationID, ThreadRef: rootID}
+	for {
+		_, err := s.reply(ctx, t, textActivity("🤖 "+escapeText(text)))
+		var retry *bridge.RetryAfterError
+		if !errors.As(err, &retry) || retry.After > 5*time.Second {
+			return err
+		}
+		timer := time.NewTimer(retry.After)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// Roles are the role settings as Teams user ids (29:...) or Entra object
+// ids; everyone not named is an agent.
+type Roles struct {
+	Supervisors, Managers, Admins []string
+}
+
+// RoleOf implements RoleSource.
+func (r Roles) RoleOf(_ context.Context, u ChannelAccount) bridge.Role {
+	for _, level := range []struct {
+		ids  []string
+		role bridge.Role
+	}{{r.Admins, bridge.RoleAdmin}, {r.Managers, bridge.RoleManager}, {r.Supervisors, bridge.RoleSupervisor}} {
+		for _, id := range level.ids {
+			if id != "" && (id == u.ID || id == u.AADObjectID) {
+				return level.role
+			}
+		}
+	}
+	return ""
+}

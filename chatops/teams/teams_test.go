@@ -256,7 +256,8 @@ func newRigWith(t *testing.T, em *teamstest.Server, tg *telegramtest.Server, sto
 	b := bridge.New(store, bridge.Options{Surfaces: []bridge.Surface{bridge.SurfaceTeams}, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
 	b.AddPlatform(tga)
 	b.AddSurface(s)
-	h := teams.NewHandler(teams.HandlerOptions{Auth: newValidator(em, nil), Learner: s, AppID: em.AppID(), TenantID: em.TenantID()})
+	h := teams.NewHandler(teams.HandlerOptions{Auth: newValidator(em, nil), Learner: s, AppID: em.AppID(), TenantID: em.TenantID(),
+		Bridge: b, Teller: s, ReplyMode: replyMode(t)})
 	r := chi.NewRouter()
 	h.Routes(r)
 	r.Method("POST", "/webhooks/telegram", tga.WebhookHandler(b, nil))
@@ -519,3 +520,113 @@ func TestThreadRateLimit(t *testing.T) {
 }
 
 var messageN = regexp.MustCompile(`message \d+`)
+
+// replyMode lets a test pick the reply mode by its name.
+func replyMode(t *testing.T) string {
+	if strings.Contains(t.Name(), "Explicit") {
+		return teams.ReplyExplicit
+	}
+	return teams.ReplyAuto
+}
+
+func (r *rig) send(a teamstest.Activity) {
+	r.t.Helper()
+	code, body, err := r.em.Send(r.ctx, r.botURL, a)
+	if err != nil || code != 200 {
+		r.t.Fatalf("activity: %d %s %v", code, body, err)
+	}
+}
+
+func (r *rig) botSaid(text string) {
+	r.t.Helper()
+	r.wait("bot says "+text, func(s *teamstest.Server) bool {
+		for _, m := range s.Messages("") {
+			if m.FromBot && strings.Contains(m.Text, text) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+var (
+	annT = teamstest.User{ID: "29:ann", Name: "Ann", AADObjectID: "aad-ann"}
+	bobT = teamstest.User{ID: "29:bob", Name: "Bob"}
+)
+
+// TestThreadMessages: messages the bot sees without being mentioned (the
+// ChannelMessage.Read.Group permission) and those addressed to it follow
+// Slack's reply-safety rule; commands use the shared grammar.
+func TestThreadMessages(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	r := newRig(t, em, open.SQLite(t, sqlite.Options{}), em.ServiceURL())
+	r.customer("Where is my order?")
+	root := r.root()
+	n := cardFacts(t, root)["Conversation"]
+
+	// With the permission: a plain message goes to the customer, twice
+	// delivered by Teams but sent once.
+	plain := em.UserMessage(root.ConversationID, annT, "It ships today &amp; arrives Friday.", false)
+	r.send(plain)
+	r.send(plain)
+	// A note, a question to a teammate and a mention typed as text stay internal.
+	r.send(em.UserMessage(root.ConversationID, annT, "note: VIP customer", false))
+	r.send(em.UserMessage(root.ConversationID, annT, "can you check stock?", false, bobT))
+	r.send(em.UserMessage(root.ConversationID, annT, "<at>Bob</at> typed, not picked", true))
+	// Addressed to the bot: the bot's own mention is no teammate.
+	r.send(em.UserMessage(root.ConversationID, annT, "reply Second answer, with <at>Bob</at> in it", true, bobT))
+	sent, err := r.tg.WaitSent(r.ctx, alice.ID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent[0].Text != "It ships today & arrives Friday." || sent[1].Text != "Second answer, with Bob in it" {
+		t.Errorf("customer got %q and %q", sent[0].Text, sent[1].Text)
+	}
+	// A number that is not the thread's is refused, with an answer in the thread.
+	r.send(em.UserMessage(root.ConversationID, annT, "claim 9999", true))
+	r.botSaid("this thread is " + n)
+	// A grammar error is explained, not sent.
+	r.send(em.UserMessage(root.ConversationID, annT, "priority p9", true))
+	r.botSaid("is not a priority")
+	// Action.Submit fallback: a message carrying the button's data.
+	submit := em.UserMessage(root.ConversationID, annT, "", false)
+	submit["text"] = ""
+	submit["value"] = map[string]string{"verb": "resolve", "conversation": strings.TrimPrefix(n, "#")}
+	r.send(submit)
+	r.wait("card shows resolved", func(s *teamstest.Server) bool {
+		for _, m := range s.Roots() {
+			if m.ID == root.ID && cardFacts(t, m)["Status"] == "✅ Resolved" {
+				return true
+			}
+		}
+		return false
+	})
+	// Help answers in the thread.
+	r.send(em.UserMessage(root.ConversationID, annT, "help", true))
+	r.botSaid("claim")
+	if got := r.tg.Sent(alice.ID); len(got) != 2 {
+		t.Errorf("customer received %d messages, want 2: %+v", len(got), got)
+	}
+}
+
+func TestThreadMessagesExplicitMode(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	r := newRig(t, em, open.SQLite(t, sqlite.Options{}), em.ServiceURL())
+	r.customer("Hello?")
+	root := r.root()
+	r.send(em.UserMessage(root.ConversationID, annT, "thinking out loud", true))
+	r.send(em.UserMessage(root.ConversationID, annT, "also thinking", false))
+	r.send(em.UserMessage(root.ConversationID, annT, "reply: Hello! How can I help?", false))
+	sent, err := r.tg.WaitSent(r.ctx, alice.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent[0].Text != "Hello! How can I help?" {
+		t.Errorf("customer got %q", sent[0].Text)
+	}
+	if got := r.tg.Sent(alice.ID); len(got) != 1 {
+		t.Errorf("customer received %d messages in explicit mode, want 1", len(got))
+	}
+}

@@ -151,6 +151,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	if a.teams != nil {
 		a.bridge.AddSurface(a.teams.surface)
+		a.teams.handler.SetBridge(a.bridge)
 	}
 	if a.telegram == nil && a.meta == nil && len(surfaces) == 0 {
 		log.Warn("no social platform and no chat surface connected yet: set THREADLINE_TELEGRAM_BOT_TOKEN and THREADLINE_SLACK_BOT_TOKEN or THREADLINE_TEAMS_APP_ID (see README)")

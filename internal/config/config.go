@@ -167,6 +167,7 @@ type Teams struct {
 	// ID's; tests point them at teamstest.
 	OpenIDMetadataURL string
 	TokenURL          string // empty: the tenant's token endpoint
+	ReplyMode         string // auto or explicit
 }
 
 // Key describes one setting.
@@ -409,6 +410,8 @@ func Keys() []Key {
 			str(func(c *Config) *string { return &c.Teams.OpenIDMetadataURL }, httpURL)},
 		{"THREADLINE_TEAMS_TOKEN_URL", "", false, "Token endpoint for the connector. Empty: https://login.microsoftonline.com/<THREADLINE_TEAMS_TENANT_ID>/oauth2/v2.0/token (single-tenant bots); multi-tenant bots set https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token.",
 			str(func(c *Config) *string { return &c.Teams.TokenURL }, httpURL)},
+		{"THREADLINE_TEAMS_REPLY_MODE", "auto", false, "auto: thread messages (addressed to the bot, or all with the ChannelMessage.Read.Group permission) go to the customer unless they start with note: or mention a teammate; explicit: only reply commands go.",
+			str(func(c *Config) *string { return &c.Teams.ReplyMode }, oneOf("auto", "explicit"))},
 		{"THREADLINE_DEFAULT_SURFACE", "slack", false, "slack or teams: where a new conversation's thread goes when both are configured (with one, that one).",
 			str(func(c *Config) *string { return &c.DefaultSurface }, oneOf("slack", "teams"))},
 

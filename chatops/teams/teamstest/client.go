@@ -8,6 +8,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -24,7 +25,8 @@ type Activity map[string]any
 // UserMessage records a person's message in a thread and returns the
 // activity Teams delivers to the bot for it. With mentionBot the text starts
 // with the bot's mention and carries its mention entity, as when an agent
-// types @Threadline; mentions names further users the text mentions.
+// types @Threadline; mentions names further users the text mentions (their
+// <at>Name</at> is appended unless the text has it).
 func (s *Server) UserMessage(conversationID string, from User, text string, mentionBot bool, mentions ...User) Activity {
 	s.mu.Lock()
 	id := s.newID()
@@ -39,7 +41,9 @@ func (s *Server) UserMessage(conversationID string, from User, text string, ment
 			"mentioned": map[string]any{"id": s.BotID(), "name": "Threadline"}})
 	}
 	for _, u := range mentions {
-		text += " <at>" + u.Name + "</at>"
+		if tag := "<at>" + u.Name + "</at>"; !strings.Contains(text, tag) {
+			text += " " + tag
+		}
 		entities = append(entities, map[string]any{"type": "mention", "text": "<at>" + u.Name + "</at>",
 			"mentioned": map[string]any{"id": u.ID, "name": u.Name}})
 	}
