@@ -36,7 +36,7 @@ type HandlerOptions struct {
 	Roles RoleSource
 	// ReplyMode is ReplyAuto (default) or ReplyExplicit.
 	ReplyMode string
-	Logger   *slog.Logger
+	Logger    *slog.Logger
 	// Observe is told how each request ended and how long its answer took.
 	Observe func(source, outcome string, took time.Duration)
 }

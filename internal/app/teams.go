@@ -40,7 +40,7 @@ func (a *App) connectTeams(opts Options) {
 		handler: tlteams.NewHandler(tlteams.HandlerOptions{
 			Auth: validator, Learner: s, AppID: cfg.AppID, TenantID: cfg.TenantID, Logger: a.log, Observe: a.metrics.Webhook,
 			Teller: s, ReplyMode: cfg.ReplyMode,
-			Roles:  tlteams.Roles{Supervisors: a.cfg.Roles.Supervisors, Managers: a.cfg.Roles.Managers, Admins: a.cfg.Roles.Admins},
+			Roles: tlteams.Roles{Supervisors: a.cfg.Roles.Supervisors, Managers: a.cfg.Roles.Managers, Admins: a.cfg.Roles.Admins},
 		}),
 	}
 	a.log.Info("teams configured", "tenant", cfg.TenantID, "channel", cfg.Channel)

@@ -319,7 +319,9 @@ type teamsSurface struct {
 	root teamstest.Message
 }
 
-func (s *teamsSurface) user(a agent) teamstest.User { return teamstest.User{ID: a.teamID, Name: a.name} }
+func (s *teamsSurface) user(a agent) teamstest.User {
+	return teamstest.User{ID: a.teamID, Name: a.name}
+}
 
 func (s *teamsSurface) card(t *testing.T, cond func(card) bool) card {
 	t.Helper()
