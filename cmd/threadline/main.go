@@ -75,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML file with settings (also THREADLINE_CONFIG)")
+	var surface *string
+	if cmd.name == "demo" {
+		surface = fs.String("surface", "slack", "the chat surface the demo page shows: slack or teams")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: threadline %s [--config FILE]\n\n%s.\n\nFlags:\n", cmd.name, cmd.summary)
 		fs.PrintDefaults()
@@ -90,6 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		rest = fs.Args()
+	}
+	if surface != nil {
+		rest = append([]string{"--surface=" + *surface}, rest...)
 	}
 	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {

@@ -52,6 +52,9 @@ type Options struct {
 	SLAFirstResponse time.Duration
 	// SLACheckInterval is how often deadlines are checked (default 1s).
 	SLACheckInterval time.Duration
+	// Surface is the chat surface the page shows: "slack" (default) or
+	// "teams" (a Teams channel, driven through /teams/messages).
+	Surface string
 }
 
 // DemoSLA is the SLA policy of the demo: short targets, so that warnings and
@@ -93,6 +96,7 @@ type Demo struct {
 	client *slacktest.Client
 	app    *app.App
 	ln     net.Listener
+	teams  *teamsDemo // set with Options.Surface "teams"
 
 	mu        sync.Mutex
 	customers []*customer
@@ -156,12 +160,18 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, o Optio
 	cfg.Roles = config.Roles{Supervisors: []string{"U0SUE"}}
 	cfg.Slack = config.Slack{BotToken: config.Secret(d.sl.Token()), SigningSecret: config.Secret(signing), Channel: Channel, APIURL: d.sl.URL(), ReplyMode: "auto",
 		EscalationChannel: AlertChannel} // critical escalations show in the alerts pane
+	if o.Surface == "teams" {
+		d.teams = newTeamsDemo(&cfg)
+	}
 	d.app, err = app.New(ctx, cfg, log, app.Options{Mount: d.routes})
 	if err != nil {
 		d.closeEmulators()
 		return nil, err
 	}
 	base := "http://" + ln.Addr().String()
+	if d.teams != nil {
+		d.teams.endpoint = base + "/teams/messages"
+	}
 	// Telegram delivers updates to our webhook, with the secret header.
 	body := fmt.Sprintf(`{"url":%q,"secret_token":%q}`, base+"/webhooks/telegram", tgSecret)
 	res, err := http.Post(d.tg.URL()+"/bot"+d.tg.Token()+"/setWebhook", "application/json", strings.NewReader(body))
@@ -197,6 +207,9 @@ func (d *Demo) Run(ctx context.Context) error {
 func (d *Demo) closeEmulators() {
 	d.tg.Close()
 	d.sl.Close()
+	if d.teams != nil {
+		d.teams.em.Close()
+	}
 	if d.dir != "" {
 		_ = os.RemoveAll(d.dir) // a demo starts fresh every time
 	}
@@ -222,6 +235,7 @@ func (d *Demo) routes(r chi.Router) {
 	r.Post("/demo/api/telegram/press", d.customerPresses)
 	r.Post("/demo/api/slack/click", d.click)
 	r.Post("/demo/api/slack/reply", d.reply)
+	d.teamsRoutes(r)
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -280,6 +294,8 @@ func (d *Demo) state(w http.ResponseWriter, _ *http.Request) {
 		"customers":     customers,
 		"channel":       map[string]any{"id": Channel, "name": "support-inbox", "threads": threads},
 		"ephemeral":     append([]slacktest.Ephemeral{}, d.sl.Ephemerals()...),
+		"surface":       d.surface(),
+		"teams":         d.teamsState(),
 	})
 }
 

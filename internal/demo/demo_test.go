@@ -266,3 +266,58 @@ func TestDemoShowsSLABreachAndSurvey(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // polling the page's own API, with a deadline
 	}
 }
+
+// TestDemoTeamsInBrowser is the round trip with `demo --surface teams`: the
+// page shows a Teams channel whose cards and replies go through the real
+// /teams/messages endpoint with locally signed tokens.
+func TestDemoTeamsInBrowser(t *testing.T) {
+	exe := browser(t)
+	d, _ := startDemoWith(t, demo.Options{Surface: "teams"})
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+	poll := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
+	}
+	steps := []struct {
+		name string
+		act  chromedp.Action[chromedp.Void]
+	}{
+		{"open page", chromedp.Navigate(d.URL())},
+		{"teams pane shown", poll(`!document.querySelector('#teams').hidden && document.querySelector('#slack').hidden`)},
+		{"customer types", chromedp.SendKeys(chromedp.CSS(`#customer-text`), "Hi, my parcel never arrived")},
+		{"customer sends", chromedp.Click(chromedp.CSS(`#customer-form button`))},
+		{"card appears", poll(`document.querySelector('#teams .thread button[data-verb="claim"]') !== null`)},
+		{"claim", chromedp.Click(chromedp.CSS(`#teams .thread button[data-verb="claim"]`))},
+		{"card shows assignee", poll(`document.querySelector('#teams .thread .parent').innerText.includes('Assignee: Ann')`)},
+		{"agent types", chromedp.SendKeys(chromedp.CSS(`#teams .thread form input`), "So sorry! A replacement ships today.")},
+		{"agent sends", chromedp.Click(chromedp.CSS(`#teams .thread form button`))},
+		{"customer sees reply", poll(`document.querySelector('#chat').innerText.includes('A replacement ships today')`)},
+		{"delivered mark", poll(`document.querySelector('#teams .thread .replies').innerText.includes('Delivered')`)},
+	}
+	for _, step := range steps {
+		if err := chromedp.Do(ctx, step.act); err != nil {
+			shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			fail := filepath.Join(os.TempDir(), "threadline-demo-teams-failure.png")
+			_ = os.WriteFile(fail, shot, 0o644)
+			t.Fatalf("step %q: %v (screenshot %s)", step.name, err, fail)
+		}
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(os.TempDir(), "threadline-demo-teams.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}

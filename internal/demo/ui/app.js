@@ -159,6 +159,12 @@ async function refresh() {
   const typing = a && a.tagName === "INPUT" && a.value !== "" && a.closest(".thread form");
   state = await api("/demo/api/state");
   renderTelegram();
+  if (state.surface === "teams") {
+    $("slack").hidden = true;
+    $("teams").hidden = false;
+    if (!typing) renderTeams(state.teams, api, refresh, report);
+    return;
+  }
   if (!typing) renderSlack();
 }
 
