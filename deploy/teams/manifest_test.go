@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/threadline/threadline/bridge"
 )
 
 type manifest struct {
@@ -96,6 +98,10 @@ func TestPackage(t *testing.T) {
 			t.Errorf("command %+v: duplicate or too long", c)
 		}
 		seen[c.Title] = true
+		// Every listed command is a verb of the one grammar.
+		if _, ok := bridge.Verb(c.Title).Spec(); !ok {
+			t.Errorf("command %q is not a verb of the command grammar", c.Title)
+		}
 	}
 }
 
