@@ -94,7 +94,7 @@ func TestValidator(t *testing.T) {
 		if err != nil && !errors.Is(err, teams.ErrUnauthorized) {
 			t.Errorf("%s: err %v is not ErrUnauthorized", tc.name, err)
 		}
-		if err == nil && (claims.ServiceURL != good.ServiceURL || !claims.Endorses("msteams") || claims.Endorses("webchat")) {
+		if err == nil && (claims.ServiceURL != good.ServiceURL || !claims.Endorses("msteams") || claims.Endorses("slack")) {
 			t.Errorf("%s: claims %+v", tc.name, claims)
 		}
 	}

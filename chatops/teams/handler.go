@@ -110,6 +110,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, start, "signing key is not endorsed for channel "+act.ChannelID)
 		return
 	}
+	if act.ChannelID != "msteams" {
+		// The bot's registration may also have Web Chat or Direct Line,
+		// whose users name themselves: only Teams identifies agents.
+		h.log.Warn("activity from a channel other than Teams ignored", "channel", act.ChannelID, "type", act.Type)
+		h.opts.Observe(source, "ignored", time.Since(start))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	tenant := act.TenantID()
 	if h.opts.TenantID != "" && tenant != h.opts.TenantID {
 		h.log.Warn("teams activity from another tenant ignored", "tenant", tenant, "type", act.Type)

@@ -301,7 +301,8 @@ func (s *Surface) Tell(ctx context.Context, conversationID, rootID, text string)
 }
 
 // Roles are the role settings as Teams user ids (29:...) or Entra object
-// ids; everyone not named is an agent.
+// ids; everyone not named is an agent, so taking someone off the list
+// takes the role away.
 type Roles struct {
 	Supervisors, Managers, Admins []string
 }
@@ -318,5 +319,5 @@ func (r Roles) RoleOf(_ context.Context, u ChannelAccount) bridge.Role {
 			}
 		}
 	}
-	return ""
+	return bridge.RoleAgent
 }

@@ -126,6 +126,8 @@ func TestInboundTokens(t *testing.T) {
 		f(&s)
 		return "Bearer " + em.ChannelToken(s)
 	}
+	unendorsed := em.UserMessage(em.Channel()+";messageid=1", user, "hello", true)
+	unendorsed["channelId"] = "telegram"
 	tests := []struct {
 		name, auth string
 		body       any
@@ -138,6 +140,7 @@ func TestInboundTokens(t *testing.T) {
 		{"forged", spec(func(s *teamstest.TokenSpec) { s.ForeignKey = true }), activity, 401},
 		{"no token", "", activity, 401},
 		{"garbage body, no token", "", []byte(`{not json`), 401},
+		{"key not endorsed for the channel", "Bearer " + em.ChannelToken(em.ValidSpec()), unendorsed, 401},
 		{"garbage body, good token", "Bearer " + em.ChannelToken(em.ValidSpec()), []byte(`{not json`), 400},
 		{"good", "Bearer " + em.ChannelToken(em.ValidSpec()), activity, 200},
 	}
@@ -628,5 +631,49 @@ func TestThreadMessagesExplicitMode(t *testing.T) {
 	}
 	if got := r.tg.Sent(alice.ID); len(got) != 1 {
 		t.Errorf("customer received %d messages in explicit mode, want 1", len(got))
+	}
+}
+
+func TestRoles(t *testing.T) {
+	r := teams.Roles{Supervisors: []string{"29:sue"}, Managers: []string{"aad-max"}, Admins: []string{"29:ada"}}
+	for _, tc := range []struct {
+		u    teams.ChannelAccount
+		want bridge.Role
+	}{
+		{teams.ChannelAccount{ID: "29:sue"}, bridge.RoleSupervisor},
+		{teams.ChannelAccount{ID: "29:max", AADObjectID: "aad-max"}, bridge.RoleManager},
+		{teams.ChannelAccount{ID: "29:ada"}, bridge.RoleAdmin},
+		{teams.ChannelAccount{ID: "29:ann", AADObjectID: "aad-ann"}, bridge.RoleAgent},
+		{teams.ChannelAccount{}, bridge.RoleAgent},
+	} {
+		if got := r.RoleOf(context.Background(), tc.u); got != tc.want {
+			t.Errorf("RoleOf(%+v) = %q, want %q", tc.u, got, tc.want)
+		}
+	}
+}
+
+func TestOnlyTeamsActivitiesAct(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	r := newRig(t, em, open.SQLite(t, sqlite.Options{}), em.ServiceURL())
+	r.customer("Hello")
+	root := r.root()
+	// A Web Chat user names themselves: never an agent.
+	a := em.UserMessage(root.ConversationID, annT, "You have been refunded", false)
+	a["channelId"] = "webchat"
+	r.send(a)
+	// Another tenant's activity changes nothing either.
+	b := em.UserMessage(root.ConversationID, annT, "Also refunded", false)
+	b["conversation"].(map[string]any)["tenantId"] = "another-tenant"
+	b["channelData"].(map[string]any)["tenant"] = map[string]any{"id": "another-tenant"}
+	r.send(b)
+	// Then a real one goes through, and is the only one the customer gets.
+	r.send(em.UserMessage(root.ConversationID, annT, "Real answer", false))
+	sent, err := r.tg.WaitSent(r.ctx, alice.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 1 || sent[0].Text != "Real answer" {
+		t.Errorf("customer got %+v", sent)
 	}
 }

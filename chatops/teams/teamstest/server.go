@@ -274,7 +274,7 @@ func (s *Server) serveKeys(w http.ResponseWriter, r *http.Request) {
 			"kty": "RSA", "use": "sig", "kid": sg.kid,
 			"n":            base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
 			"e":            base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-			"endorsements": []string{"msteams", "skype"},
+			"endorsements": []string{"msteams", "skype", "webchat", "directline"},
 		})
 	}
 	s.mu.Unlock()
