@@ -30,7 +30,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the bridge: webhooks, Slack/Teams requests, delivery workers", runServe},
 		{"migrate", "apply database migrations, then exit", runMigrate},
-		{"demo", "run the bridge with local Slack and Telegram emulators and a demo web page; needs no accounts", runDemo},
+		{"demo", "run the bridge with local Telegram and Slack (or, with --surface teams, Teams) emulators and a demo web page; needs no accounts", runDemo},
 		{"bench", "measure throughput, latency and loss against local emulators (flags: bench --help)", runBench},
 		{"version", "print the version", func(context.Context, config.Config, *slog.Logger, []string) error {
 			fmt.Println(versionString())
