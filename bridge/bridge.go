@@ -29,7 +29,7 @@ type Options struct {
 	// RouteSurface picks the surface of a conversation not shown anywhere
 	// yet, when several are connected; nil, or an answer not in Surfaces,
 	// picks the first of Surfaces.
-	RouteSurface func(c Conversation) Surface
+	RouteSurface func(c Conversation, a Account) Surface
 	// MaxAttempts is how often a delivery is tried before it is marked failed.
 	MaxAttempts int
 	// LeaseDuration bounds how long a lane stays blocked when the worker
@@ -439,7 +439,11 @@ func (b *Bridge) surfacesOf(ctx context.Context, tx Tx, conv Conversation) ([]Su
 		return shown, nil
 	}
 	if b.opts.RouteSurface != nil {
-		if s := b.opts.RouteSurface(conv); slices.Contains(b.opts.Surfaces, s) {
+		account, err := tx.GetAccount(ctx, conv.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		if s := b.opts.RouteSurface(conv, account); slices.Contains(b.opts.Surfaces, s) {
 			return []Surface{s}, nil
 		}
 	}

@@ -24,7 +24,12 @@ func TestConversationsStayOnTheirSurface(t *testing.T) {
 	route.Store(bridge.SurfaceTeams)
 	b := bridge.New(s, bridge.Options{
 		Surfaces:     []bridge.Surface{bridge.SurfaceSlack, bridge.SurfaceTeams},
-		RouteSurface: func(bridge.Conversation) bridge.Surface { return route.Load().(bridge.Surface) },
+		RouteSurface: func(_ bridge.Conversation, a bridge.Account) bridge.Surface {
+			if a.ExternalID != "bot1" {
+				t.Errorf("routed with account %+v", a)
+			}
+			return route.Load().(bridge.Surface)
+		},
 	})
 	slack, teams := &fakeSurface{}, teamsSurface{&fakeSurface{}}
 	b.AddSurface(slack)

@@ -52,7 +52,22 @@ func (a *App) teamsRoutes(r chi.Router) {
 	}
 }
 
-// routeSurface sends a new conversation to THREADLINE_DEFAULT_SURFACE.
-func (a *App) routeSurface(bridge.Conversation) bridge.Surface {
-	return bridge.Surface(a.cfg.DefaultSurface)
+// routeSurface sends a new conversation where THREADLINE_SURFACE_ROUTES
+// says (its account's route, else its platform's), else to
+// THREADLINE_DEFAULT_SURFACE.
+func (a *App) routeSurface(c bridge.Conversation, acc bridge.Account) bridge.Surface {
+	surface := a.cfg.DefaultSurface
+	matched := false
+	for _, r := range a.cfg.SurfaceRoutes {
+		if r.Platform != string(c.Platform) {
+			continue
+		}
+		if r.Account == acc.ExternalID {
+			return bridge.Surface(r.Surface)
+		}
+		if r.Account == "" && !matched {
+			surface, matched = r.Surface, true
+		}
+	}
+	return bridge.Surface(surface)
 }

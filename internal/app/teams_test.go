@@ -43,7 +43,7 @@ func (s served) deliveries(t *testing.T, ctx context.Context, surface bridge.Sur
 
 // serveBoth runs serve with Telegram, Slack (Socket Mode) and Teams all
 // configured.
-func serveBoth(t *testing.T, ctx context.Context, defaultSurface string) served {
+func serveBoth(t *testing.T, ctx context.Context, defaultSurface string, extra ...string) served {
 	t.Helper()
 	s := served{tg: telegramtest.New(telegramtest.Options{}), sl: slacktest.New(slacktest.Options{}), em: teamstest.New(teamstest.Options{})}
 	t.Cleanup(s.tg.Close)
@@ -65,6 +65,9 @@ func serveBoth(t *testing.T, ctx context.Context, defaultSurface string) served 
 		"THREADLINE_TEAMS_OPENID_METADATA_URL": s.em.MetadataURL(),
 		"THREADLINE_TEAMS_TOKEN_URL":           s.em.TokenURL(),
 		"THREADLINE_DEFAULT_SURFACE":           defaultSurface,
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
 	}
 	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -151,5 +154,23 @@ func TestDefaultSurfaceSlack(t *testing.T) {
 	}
 	if roots := s.em.Roots(); len(roots) != 0 {
 		t.Errorf("Teams got %d threads, want none (the default surface is Slack)", len(roots))
+	}
+}
+
+// TestSurfaceRoutes: an account's route wins over its platform's, which
+// wins over the default.
+func TestSurfaceRoutes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The emulated bot's account id is 123456 (its token's prefix).
+	s := serveBoth(t, ctx, "slack", "THREADLINE_SURFACE_ROUTES", "telegram=slack, telegram:123456=teams")
+	if _, _, err := s.tg.CustomerSends(ctx, telegramtest.User{ID: 44, FirstName: "Cy"}, telegramtest.Message{Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.em.WaitFor(ctx, func(em *teamstest.Server) bool { return len(em.Roots()) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.deliveries(t, ctx, bridge.SurfaceSlack); n != 0 {
+		t.Errorf("%d deliveries towards Slack, want none", n)
 	}
 }

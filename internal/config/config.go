@@ -70,8 +70,9 @@ type Config struct {
 	// Teams settings (issue #9).
 	Teams Teams
 	// DefaultSurface is where new conversations' threads go when Slack and
-	// Teams are both connected.
+	// Teams are both connected, unless a SurfaceRoute says otherwise.
 	DefaultSurface string
+	SurfaceRoutes  []SurfaceRoute
 	Meta           Meta
 	SLA            SLA
 }
@@ -168,6 +169,32 @@ type Teams struct {
 	OpenIDMetadataURL string
 	TokenURL          string // empty: the tenant's token endpoint
 	ReplyMode         string // auto or explicit
+}
+
+// SurfaceRoute sends the conversations of a platform, or of one account
+// on it, to a chat surface.
+type SurfaceRoute struct {
+	Platform string
+	Account  string // the account's platform id; empty: every account
+	Surface  string
+}
+
+func surfaceRoutes(c *Config, v string) error {
+	c.SurfaceRoutes = nil
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		who, surface, ok := strings.Cut(item, "=")
+		platform, account, _ := strings.Cut(strings.TrimSpace(who), ":")
+		surface = strings.TrimSpace(surface)
+		if !ok || platform == "" || (surface != "slack" && surface != "teams") {
+			return fmt.Errorf("must be a list like telegram=teams,messenger:1234567=slack (got %q)", item)
+		}
+		c.SurfaceRoutes = append(c.SurfaceRoutes, SurfaceRoute{Platform: platform, Account: account, Surface: surface})
+	}
+	return nil
 }
 
 // Key describes one setting.
@@ -414,6 +441,8 @@ func Keys() []Key {
 			str(func(c *Config) *string { return &c.Teams.ReplyMode }, oneOf("auto", "explicit"))},
 		{"THREADLINE_DEFAULT_SURFACE", "slack", false, "slack or teams: where a new conversation's thread goes when both are configured (with one, that one).",
 			str(func(c *Config) *string { return &c.DefaultSurface }, oneOf("slack", "teams"))},
+		{"THREADLINE_SURFACE_ROUTES", "", false, "Routing of new conversations by platform or account, before THREADLINE_DEFAULT_SURFACE: platform[:account id]=slack|teams, comma-separated (telegram=teams,messenger:1234567=slack); an account's route wins over its platform's.",
+			surfaceRoutes},
 
 		// Meta (Messenger, Instagram).
 		{"THREADLINE_META_APP_SECRET", "", true, "Meta app secret: verifies X-Hub-Signature-256 on POST /webhooks/meta. Required with THREADLINE_META_ACCOUNTS.",

@@ -45,3 +45,27 @@ func TestTeamsSettings(t *testing.T) {
 		t.Error("accepted THREADLINE_DEFAULT_SURFACE=email")
 	}
 }
+
+func TestSurfaceRoutes(t *testing.T) {
+	load := func(v string) (config.Config, error) {
+		return config.Load("", func(k string) (string, bool) {
+			if k == "THREADLINE_SURFACE_ROUTES" {
+				return v, true
+			}
+			return "", false
+		})
+	}
+	c, err := load(" telegram=teams, messenger:1234567=slack ,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.SurfaceRoute{{Platform: "telegram", Surface: "teams"}, {Platform: "messenger", Account: "1234567", Surface: "slack"}}
+	if fmt.Sprint(c.SurfaceRoutes) != fmt.Sprint(want) {
+		t.Errorf("routes %+v, want %+v", c.SurfaceRoutes, want)
+	}
+	for _, bad := range []string{"telegram", "telegram=email", "=teams", "telegram:1=slack,x=fax"} {
+		if _, err := load(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
