@@ -23,7 +23,7 @@ func TestConversationsStayOnTheirSurface(t *testing.T) {
 	var route atomic.Value
 	route.Store(bridge.SurfaceTeams)
 	b := bridge.New(s, bridge.Options{
-		Surfaces:     []bridge.Surface{bridge.SurfaceSlack, bridge.SurfaceTeams},
+		Surfaces: []bridge.Surface{bridge.SurfaceSlack, bridge.SurfaceTeams},
 		RouteSurface: func(_ bridge.Conversation, a bridge.Account) bridge.Surface {
 			if a.ExternalID != "bot1" {
 				t.Errorf("routed with account %+v", a)
