@@ -154,6 +154,9 @@ var conversationVerbs = map[Verb]verbFunc{
 	VerbSnooze:   (*Bridge).doSnooze,
 	VerbResolve:  (*Bridge).doResolve,
 	VerbReopen:   (*Bridge).doReopen,
+	VerbHide:     (*Bridge).doHide,
+	VerbUnhide:   (*Bridge).doUnhide,
+	VerbDelete:   (*Bridge).doDelete,
 	VerbHistory:  (*Bridge).doHistory,
 	VerbAudit:    (*Bridge).doAudit,
 }

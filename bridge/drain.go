@@ -319,6 +319,9 @@ func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery
 // deliveryFailed makes a final failure visible: the message is marked failed
 // and, for replies to the customer, every chat thread gets a notice.
 func (b *Bridge) deliveryFailed(ctx context.Context, tx Tx, d Delivery, now time.Time) error {
+	if d.Target == TargetPlatform && d.Kind == KindModerate {
+		return b.moderationFailed(ctx, tx, d)
+	}
 	if d.Target != TargetPlatform || d.MessageID == 0 {
 		return nil
 	}
@@ -342,6 +345,9 @@ func (b *Bridge) deliver(ctx context.Context, d Delivery, l loaded) (string, rec
 	if d.Target == TargetPlatform {
 		if d.Kind == KindSurvey {
 			return b.sendSurvey(ctx, d, l)
+		}
+		if d.Kind == KindModerate {
+			return b.moderateOnPlatform(ctx, d, l)
 		}
 		return b.sendToPlatform(ctx, l)
 	}

@@ -55,6 +55,10 @@ const (
 	VerbSnooze   Verb = "snooze"
 	VerbResolve  Verb = "resolve"
 	VerbReopen   Verb = "reopen"
+	// Moderation of the public comment a conversation is about.
+	VerbHide   Verb = "hide"
+	VerbUnhide Verb = "unhide"
+	VerbDelete Verb = "delete"
 	VerbHistory  Verb = "history"
 	VerbAudit    Verb = "audit"
 	VerbMine     Verb = "mine"
@@ -93,6 +97,9 @@ var Verbs = []VerbSpec{
 	{VerbSnooze, "1042 2h", "waiting, and back in the queue after the duration (1m to 30d) or the customer's next message", true, RoleAgent},
 	{VerbResolve, "1042", "mark done", true, RoleAgent},
 	{VerbReopen, "1042", "open a resolved conversation again", true, RoleAgent},
+	{VerbHide, "1042", "hide the public comment a comment conversation is about (Facebook, Instagram)", true, RoleAgent},
+	{VerbUnhide, "1042", "show a hidden comment again", true, RoleAgent},
+	{VerbDelete, "1042", "delete the public comment on the platform (supervisors, managers, admins)", true, RoleSupervisor},
 	{VerbHistory, "1042", "this customer's earlier conversations on every platform", true, RoleAgent},
 	{VerbAudit, "1042", "who did what on a conversation (supervisors, managers, admins)", true, RoleSupervisor},
 	{VerbMine, "", "your open conversations", false, RoleAgent},

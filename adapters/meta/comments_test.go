@@ -190,3 +190,46 @@ func TestMentionReply(t *testing.T) {
 		t.Errorf("sent %+v", sent)
 	}
 }
+
+func TestModerate(t *testing.T) {
+	for _, platform := range []bridge.Platform{bridge.PlatformFacebook, bridge.PlatformInstagram} {
+		t.Run(string(platform), func(t *testing.T) {
+			emu, a, _, _ := commentRig(t)
+			account := pageID
+			if platform == bridge.PlatformInstagram {
+				account = igID
+			}
+			id, err := emu.CustomerComments(t.Context(), account, metatest.Customer{ID: "troll", Name: "T"}, metatest.NewComment{Text: "spam spam"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := a.For(platform)
+			req := bridge.ModerationRequest{Account: bridge.Account{ExternalID: account}, ThreadExternalID: "comment:" + id}
+			for _, step := range []struct {
+				action          bridge.ModerationAction
+				hidden, deleted bool
+			}{
+				{bridge.ModerateHide, true, false},
+				{bridge.ModerateUnhide, false, false},
+				{bridge.ModerateDelete, false, true},
+			} {
+				req.Action = step.action
+				if err := s.Moderate(t.Context(), req); err != nil {
+					t.Fatalf("%s: %v", step.action, err)
+				}
+				c, _ := emu.Comment(id)
+				if c.Hidden != step.hidden || c.Deleted != step.deleted {
+					t.Errorf("after %s: %+v", step.action, c)
+				}
+			}
+			req.Action = bridge.ModerateHide
+			if err := s.Moderate(t.Context(), req); !bridge.IsPermanent(err) {
+				t.Errorf("hiding a deleted comment: %v, want permanent", err)
+			}
+			req.ThreadExternalID = "c1"
+			if err := s.Moderate(t.Context(), req); !bridge.IsPermanent(err) {
+				t.Errorf("a DM thread: %v, want permanent", err)
+			}
+		})
+	}
+}

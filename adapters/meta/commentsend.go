@@ -108,3 +108,38 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 	}
 	return s, false
 }
+
+var _ bridge.Moderator = Sender{}
+
+// Moderate implements bridge.Moderator on the top-level comment of a
+// comment thread: Facebook hides with is_hidden, Instagram with hide; both
+// delete with DELETE.
+func (s Sender) Moderate(ctx context.Context, r bridge.ModerationRequest) error {
+	name := string(s.platform)
+	acc, ok := s.a.account(r.Account.ExternalID)
+	if !ok {
+		return bridge.Permanent(fmt.Errorf("%s: account %s is not connected (THREADLINE_META_ACCOUNTS)", name, r.Account.ExternalID))
+	}
+	top, ok := strings.CutPrefix(r.ThreadExternalID, commentPrefix)
+	if !ok || top == "" {
+		return bridge.Permanent(fmt.Errorf("%s: %w: thread %q is not a comment", name, bridge.ErrInvalidInput, r.ThreadExternalID))
+	}
+	path := "/" + url.PathEscape(top)
+	field := "is_hidden"
+	if s.platform == bridge.PlatformInstagram {
+		field = "hide"
+	}
+	var err error
+	switch r.Action {
+	case bridge.ModerateHide, bridge.ModerateUnhide:
+		err = s.a.call(ctx, acc, http.MethodPost, path, map[string]bool{field: r.Action == bridge.ModerateHide}, nil)
+	case bridge.ModerateDelete:
+		err = s.a.call(ctx, acc, http.MethodDelete, path, nil, nil)
+	default:
+		return bridge.Permanent(fmt.Errorf("%s: %w: unknown moderation action %q", name, bridge.ErrInvalidInput, r.Action))
+	}
+	if err != nil {
+		return classify(name, err)
+	}
+	return nil
+}

@@ -82,6 +82,9 @@ func RenderCard(c bridge.Card) []slack.Block {
 		blocks = append(blocks, slack.NewContextBlock("sla", slack.NewTextBlockObject(slack.MarkdownType, sla, false, false)))
 	}
 	blocks = append(blocks, slack.NewActionBlock("actions", cardActions(c)...))
+	if c.Conversation.Source == bridge.SourceComment {
+		blocks = append(blocks, slack.NewActionBlock("moderation", moderationButtons(fmt.Sprint(int64(c.Conversation.Number)))...))
+	}
 	return blocks
 }
 
@@ -224,5 +227,19 @@ func writeText(b *strings.Builder, m bridge.Message) {
 	b.WriteString(escape(m.Text))
 	if m.EditedAt != nil {
 		b.WriteString(" _(edited)_")
+	}
+}
+
+// moderationButtons act on the public comment of a comment conversation;
+// deleting asks first.
+func moderationButtons(number string) []slack.BlockElement {
+	text := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.PlainTextType, s, false, false) }
+	del := button(bridge.VerbDelete, "Delete comment", number, slack.StyleDanger)
+	del.Confirm = slack.NewConfirmationBlockObject(text("Delete this comment?"),
+		text("It is removed from the post for everyone. This cannot be undone."), text("Delete"), text("Keep it"))
+	return []slack.BlockElement{
+		button(bridge.VerbHide, "Hide comment", number, ""),
+		button(bridge.VerbUnhide, "Unhide", number, ""),
+		del,
 	}
 }

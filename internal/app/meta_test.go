@@ -2,8 +2,10 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -185,6 +187,16 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 		t.Errorf("comment replies %+v", sentJane)
 	}
 	emu.Settle()
+	// Hide the comment from the card's moderation button.
+	clickCard(t, ctx, sl, fbParent, "threadline_hide")
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool {
+		return findText(s.Messages("C0INBOX"), fbParent.TS, "The comment was hidden") != nil
+	}); err != nil {
+		t.Fatalf("no moderation notice: %v\n%+v", err, sl.Messages("C0INBOX"))
+	}
+	if c, _ := emu.Comment(comment); !c.Hidden {
+		t.Errorf("comment %+v, want hidden", c)
+	}
 
 	// A customer who last wrote 8 days ago: the reply is refused in the
 	// thread, and Meta is not called.
@@ -256,4 +268,31 @@ func countText(msgs []slacktest.Message, threadTS, text string) int {
 		}
 	}
 	return n
+}
+
+var cardNumber = regexp.MustCompile(`"value":"(\d+)"`)
+
+// clickCard presses a card button over Socket Mode, as Slack delivers it.
+func clickCard(t *testing.T, ctx context.Context, sl *slacktest.Server, parent slacktest.Message, actionID string) {
+	t.Helper()
+	blocks, _ := json.Marshal(parent.Blocks)
+	if !strings.Contains(string(blocks), actionID) {
+		t.Fatalf("card has no %s button: %s", actionID, blocks)
+	}
+	m := cardNumber.FindSubmatch(blocks)
+	if m == nil {
+		t.Fatalf("no conversation number on the card: %s", blocks)
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "trigger_id": "trig." + actionID,
+		"user":      map[string]any{"id": "U0ANN", "username": "ann", "name": "ann", "team_id": sl.TeamID()},
+		"team":      map[string]any{"id": sl.TeamID()},
+		"channel":   map[string]any{"id": "C0INBOX"},
+		"container": map[string]any{"type": "message", "message_ts": parent.TS, "channel_id": "C0INBOX"},
+		"actions": []map[string]any{{"type": "button", "action_id": actionID, "block_id": "moderation", "value": string(m[1]),
+			"action_ts": "1732380000.000001"}},
+	})
+	if _, err := sl.SendSocket(ctx, "interactive", payload, 0, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 }
