@@ -49,9 +49,13 @@ func (b *Bridge) DeleteComment(ctx context.Context, key DeliveryKey, actor Actor
 	return b.Dispatch(ctx, key, actor, Command{Verb: VerbDelete, Conversation: ref})
 }
 
-func (b *Bridge) doHide(ctx context.Context, o *op) error   { return b.moderate(ctx, o, ModerateHide) }
-func (b *Bridge) doUnhide(ctx context.Context, o *op) error { return b.moderate(ctx, o, ModerateUnhide) }
-func (b *Bridge) doDelete(ctx context.Context, o *op) error { return b.moderate(ctx, o, ModerateDelete) }
+func (b *Bridge) doHide(ctx context.Context, o *op) error { return b.moderate(ctx, o, ModerateHide) }
+func (b *Bridge) doUnhide(ctx context.Context, o *op) error {
+	return b.moderate(ctx, o, ModerateUnhide)
+}
+func (b *Bridge) doDelete(ctx context.Context, o *op) error {
+	return b.moderate(ctx, o, ModerateDelete)
+}
 
 // moderate queues the action in the platform lane; the outcome appears in
 // the thread as a notice, like a failed reply's.
@@ -110,4 +114,3 @@ func (b *Bridge) moderationFailed(ctx context.Context, tx Tx, d Delivery) error 
 	}
 	return b.enqueueChat(ctx, tx, conv, KindNotice, Message{Seq: seq}, fmt.Sprintf("Could not %s the comment: %s", d.Text, d.LastError), "")
 }
-

@@ -233,7 +233,9 @@ func writeText(b *strings.Builder, m bridge.Message) {
 // moderationButtons act on the public comment of a comment conversation;
 // deleting asks first.
 func moderationButtons(number string) []slack.BlockElement {
-	text := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.PlainTextType, s, false, false) }
+	text := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+	}
 	del := button(bridge.VerbDelete, "Delete comment", number, slack.StyleDanger)
 	del.Confirm = slack.NewConfirmationBlockObject(text("Delete this comment?"),
 		text("It is removed from the post for everyone. This cannot be undone."), text("Delete"), text("Keep it"))
