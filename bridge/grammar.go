@@ -56,16 +56,16 @@ const (
 	VerbResolve  Verb = "resolve"
 	VerbReopen   Verb = "reopen"
 	// Moderation of the public comment a conversation is about.
-	VerbHide   Verb = "hide"
-	VerbUnhide Verb = "unhide"
-	VerbDelete Verb = "delete"
-	VerbHistory  Verb = "history"
-	VerbAudit    Verb = "audit"
-	VerbMine     Verb = "mine"
-	VerbQueue    Verb = "queue"
-	VerbAway     Verb = "away"
-	VerbBack     Verb = "back"
-	VerbHelp     Verb = "help"
+	VerbHide    Verb = "hide"
+	VerbUnhide  Verb = "unhide"
+	VerbDelete  Verb = "delete"
+	VerbHistory Verb = "history"
+	VerbAudit   Verb = "audit"
+	VerbMine    Verb = "mine"
+	VerbQueue   Verb = "queue"
+	VerbAway    Verb = "away"
+	VerbBack    Verb = "back"
+	VerbHelp    Verb = "help"
 )
 
 // VerbSpec documents one verb: the help text and the README table come from

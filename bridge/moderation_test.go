@@ -66,7 +66,12 @@ func TestModeration(t *testing.T) {
 	mod.mu.Lock()
 	mod.fail = bridge.Permanent(errors.New("comment does not exist"))
 	mod.mu.Unlock()
-	if _, err := h.b.DeleteComment(h.ctx, bridge.DeliveryKey{}, ann, ref); err != nil {
+	// Deleting a customer's words is for supervisors and up.
+	if _, err := h.b.DeleteComment(h.ctx, bridge.DeliveryKey{}, ann, ref); !errors.Is(err, bridge.ErrForbidden) {
+		t.Errorf("an agent deleting: %v, want ErrForbidden", err)
+	}
+	sue := bridge.Actor{Surface: bridge.SurfaceSlack, Workspace: "T1", UserID: "USUE", Name: "Sue", Role: bridge.RoleSupervisor}
+	if _, err := h.b.DeleteComment(h.ctx, bridge.DeliveryKey{}, sue, ref); err != nil {
 		t.Fatal(err)
 	}
 	h.drain(res.ConversationID)
