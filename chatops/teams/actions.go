@@ -144,6 +144,9 @@ func (s syntax) Mention(tok string) (bridge.Mention, bool) {
 	return bridge.PlainSyntax{}.Mention(tok)
 }
 
+// slackOnly are command words only Slack's /threadline knows so far.
+var slackOnly = map[string]bool{"report": true}
+
 var atTag = regexp.MustCompile(`</?at>`)
 
 // PlainText turns a Teams message into what a customer should read.
@@ -310,6 +313,12 @@ func (h *Handler) handleText(ctx context.Context, act Activity) (string, error) 
 			return h.runCommand(ctx, act, key, conv, chatRef, cmd)
 		case !notAVerb:
 			h.tell(act, explain(err))
+			return "refused", nil
+		}
+		if w, _, _ := strings.Cut(strings.ToLower(msg.text), " "); slackOnly[w] {
+			// A command word of another surface must not reach the
+			// customer as a message.
+			h.tell(act, "Not done: "+w+" is not available in Teams yet; use /threadline "+w+" in Slack.")
 			return "refused", nil
 		}
 		// "@Threadline Sorry for the wait": a message, not a command.

@@ -605,6 +605,9 @@ func TestThreadMessages(t *testing.T) {
 		}
 		return false
 	})
+	// A Slack-only command is refused, not sent as a message.
+	r.send(em.UserMessage(root.ConversationID, annT, "report 7d", true))
+	r.botSaid("report is not available in Teams")
 	// Help answers in the thread.
 	r.send(em.UserMessage(root.ConversationID, annT, "help", true))
 	r.botSaid("claim")

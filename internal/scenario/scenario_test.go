@@ -38,6 +38,7 @@ var (
 type card struct {
 	number   string
 	status   bridge.Status
+	priority string // P1 to P4
 	assignee string // "" when unassigned
 }
 
@@ -54,8 +55,13 @@ type surface interface {
 	note(t *testing.T, a agent, text string)
 	// ask writes a thread message addressed to a teammate.
 	ask(t *testing.T, a, teammate agent, text string)
-	// command runs a text command on the thread's conversation.
-	command(t *testing.T, a agent, text string)
+	// command runs a text command on the thread's conversation; mention,
+	// when set, is written after the command as the surface writes a
+	// mention picked from its @ menu.
+	command(t *testing.T, a agent, text string, mention *agent)
+	// refused waits until the agent was told, only them, why an action was
+	// refused.
+	refused(t *testing.T, a agent, contains string)
 	// waitDelivered waits until the agent's reply is marked delivered.
 	waitDelivered(t *testing.T, text string)
 	// threadHas waits until the thread shows a message containing text.
@@ -162,6 +168,7 @@ func story(t *testing.T, r *rig, s surface) {
 
 	// Bob cannot claim it from under her.
 	s.press(t, bob, "claim")
+	s.refused(t, bob, "already claimed by Ann")
 
 	// Ann answers; a note and a question to Bob stay internal.
 	s.say(t, ann, "Sorry! A replacement ships today.")
@@ -180,11 +187,15 @@ func story(t *testing.T, r *rig, s surface) {
 	// The customer answers: open again; Ann resolves with a command.
 	send("Thanks, got the tracking number")
 	s.card(t, func(c card) bool { return c.status == bridge.StatusOpen })
-	s.command(t, ann, "resolve")
+	s.command(t, ann, "resolve", nil)
 	s.card(t, func(c card) bool { return c.status == bridge.StatusResolved })
-	// Reopen with the button.
+	// Reopen with the button, raise the priority and hand it to Bob.
 	s.press(t, ann, "reopen")
 	s.card(t, func(c card) bool { return c.status == bridge.StatusOpen && c.assignee == ann.name })
+	s.command(t, ann, "priority p1", nil)
+	s.card(t, func(c card) bool { return c.priority == "P1" })
+	s.command(t, ann, "assign", &bob)
+	s.card(t, func(c card) bool { return c.assignee == bob.name && c.priority == "P1" })
 
 	if got := r.tg.Sent(customer.ID); len(got) != 1 {
 		t.Errorf("customer received %d messages, want only the reply: %+v", len(got), got)
@@ -200,7 +211,10 @@ type slackSurface struct {
 	parent slacktest.Message
 }
 
-var slackAssignee = regexp.MustCompile(`Assigned to ([^·*]+?)\s*(?:·|$)`)
+var (
+	slackAssignee = regexp.MustCompile(`Assigned to ([^·*]+?)\s*(?:·|$)`)
+	slackPriority = regexp.MustCompile(`· (P[1-4]) ·`)
+)
 
 func (s *slackSurface) card(t *testing.T, cond func(card) bool) card {
 	t.Helper()
@@ -221,6 +235,9 @@ func (s *slackSurface) card(t *testing.T, cond func(card) bool) card {
 			}
 			if m := slackAssignee.FindStringSubmatch(text); m != nil {
 				got.assignee = m[1]
+			}
+			if m := slackPriority.FindStringSubmatch(text); m != nil {
+				got.priority = m[1]
 			}
 			return cond(got)
 		}
@@ -273,12 +290,31 @@ func (s *slackSurface) ask(t *testing.T, a, mate agent, text string) {
 	s.post(t, a, "<@"+mate.slackID+"> "+text)
 }
 
-func (s *slackSurface) command(t *testing.T, a agent, text string) {
+func (s *slackSurface) command(t *testing.T, a agent, text string, mention *agent) {
 	t.Helper()
+	verb, args, _ := strings.Cut(text, " ")
+	line := strings.TrimSpace(verb + " " + slackNumber(s.parent) + " " + args)
+	if mention != nil {
+		line += " <@" + mention.slackID + "|" + mention.name + ">"
+	}
 	code, body, err := s.client.SendCommand(s.r.ctx, slacktest.Command{TeamID: s.r.sl.TeamID(), UserID: a.slackID, UserName: a.name,
-		Channel: "C0INBOX", Text: text + " " + slackNumber(s.parent)})
+		Channel: "C0INBOX", Text: line})
 	if err != nil || code != 200 {
 		t.Fatalf("slack command: %d %s %v", code, body, err)
+	}
+}
+
+func (s *slackSurface) refused(t *testing.T, a agent, contains string) {
+	t.Helper()
+	if err := s.r.sl.WaitFor(s.r.ctx, func(sl *slacktest.Server) bool {
+		for _, e := range sl.Ephemerals() {
+			if e.User == a.slackID && strings.Contains(e.Text, contains) {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("slack: %s was not told %q: %v (%+v)", a.name, contains, err, s.r.sl.Ephemerals())
 	}
 }
 
@@ -317,6 +353,7 @@ var _ = tlslack.ActionClaim
 type teamsSurface struct {
 	r    *rig
 	root teamstest.Message
+	told map[string][]string // invoke answers shown to one person, by user id
 }
 
 func (s *teamsSurface) user(a agent) teamstest.User {
@@ -356,6 +393,8 @@ func teamsCard(raw json.RawMessage) card {
 			switch f.Title {
 			case "Conversation":
 				out.number = strings.TrimPrefix(f.Value, "#")
+			case "Priority":
+				out.priority = f.Value
 			case "Assignee":
 				if f.Value != "Unassigned" {
 					out.assignee = f.Value
@@ -377,8 +416,7 @@ func teamsCard(raw json.RawMessage) card {
 func (s *teamsSurface) press(t *testing.T, a agent, verb string) {
 	t.Helper()
 	n := teamsCard(s.root.Card).number
-	act := s.r.em.CardAction(s.root.ConversationID, s.root.ID, s.user(a), verb, map[string]string{"verb": verb, "conversation": n})
-	code, body, err := s.r.em.Send(s.r.ctx, s.r.base+"/teams/messages", act)
+	code, body, err := s.r.em.PressButton(s.r.ctx, s.r.base+"/teams/messages", s.root.ConversationID, s.root.ID, s.user(a), verb, map[string]string{"verb": verb, "conversation": n})
 	if err != nil || code != 200 {
 		t.Fatalf("teams %s: %d %s %v", verb, code, body, err)
 	}
@@ -396,9 +434,12 @@ func (s *teamsSurface) press(t *testing.T, a agent, verb string) {
 			t.Errorf("teams %s answered a card of %q", verb, c.number)
 		}
 	case "application/vnd.microsoft.activity.message":
-		if !strings.Contains(string(res.Value), "Not done") {
-			t.Errorf("teams %s answered %s", verb, res.Value)
+		var text string
+		_ = json.Unmarshal(res.Value, &text)
+		if s.told == nil {
+			s.told = map[string][]string{}
 		}
+		s.told[a.teamID] = append(s.told[a.teamID], text)
 	default:
 		t.Errorf("teams %s answered type %q", verb, res.Type)
 	}
@@ -422,7 +463,25 @@ func (s *teamsSurface) note(t *testing.T, a agent, text string) { s.post(t, a, "
 func (s *teamsSurface) ask(t *testing.T, a, mate agent, text string) {
 	s.post(t, a, text, mate)
 }
-func (s *teamsSurface) command(t *testing.T, a agent, text string) { s.post(t, a, text) }
+func (s *teamsSurface) command(t *testing.T, a agent, text string, mention *agent) {
+	if mention != nil {
+		s.post(t, a, text+" <at>"+mention.name+"</at>", *mention)
+		return
+	}
+	s.post(t, a, text)
+}
+
+// refused: a button's refusal is the invoke's answer, shown to the one who
+// pressed.
+func (s *teamsSurface) refused(t *testing.T, a agent, contains string) {
+	t.Helper()
+	for _, m := range s.told[a.teamID] {
+		if strings.Contains(m, contains) {
+			return
+		}
+	}
+	t.Fatalf("teams: %s was not told %q (told %q)", a.name, contains, s.told[a.teamID])
+}
 
 func (s *teamsSurface) waitDelivered(t *testing.T, text string) {
 	t.Helper()
