@@ -148,6 +148,7 @@ type MessageEvent struct {
 	TS       string `json:"ts"`
 	ThreadTS string `json:"thread_ts"`
 	Team     string `json:"team"`
+	Tab      string `json:"tab"` // app_home_opened: home or messages
 }
 
 // DecodeEvent parses an Events API body.
@@ -250,6 +251,9 @@ func PlainText(s string) string {
 
 // HandleEvent acts on a verified, decoded event and reports what it did.
 func (h *Handler) HandleEvent(ctx context.Context, env EventEnvelope, msg MessageEvent) (string, error) {
+	if env.Type == "event_callback" && msg.Type == "app_home_opened" {
+		return h.homeOpened(ctx, env.TeamID, msg)
+	}
 	if env.Type != "event_callback" || msg.Type != "message" {
 		return "ignored", nil
 	}

@@ -33,6 +33,8 @@ type Reports struct {
 	Poster   ReportPoster
 	Location *time.Location // the SLA time zone: days and "today"
 	Clock    bridge.Clock
+	// Home publishes the App Home tab; nil leaves it alone.
+	Home HomePublisher
 	// running lets tests and shutdown wait for reports being prepared.
 	running sync.WaitGroup
 }

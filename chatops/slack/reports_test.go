@@ -37,9 +37,10 @@ func TestReportCommandPostsBlocksChartAndCSV(t *testing.T) {
 	}
 	first, _ := bridge.ParseSLATargets("p3=30m")
 	b := bridge.New(store, bridge.Options{Clock: clock, Surfaces: []bridge.Surface{bridge.SurfaceSlack}, SLA: &bridge.SLAPolicy{FirstResponse: first}})
-	reports := &tlslack.Reports{Source: b, Poster: surface, Location: time.UTC, Clock: clock}
+	reports := &tlslack.Reports{Source: b, Poster: surface, Home: surface, Location: time.UTC, Clock: clock}
 	h := tlslack.NewHandler(tlslack.HandlerOptions{Bridge: b, Notifier: surface, Names: surface, Verifier: tlslack.Verifier{Secret: "sign", Clock: clock},
-		Logger: testLogger(t), BotUserID: surface.BotUserID(), InboxChannel: channel, Reports: reports, Clock: clock})
+		Logger: testLogger(t), BotUserID: surface.BotUserID(), InboxChannel: channel, Reports: reports, Clock: clock,
+		Roles: supervisors{"U0SUE": true}})
 	r := chi.NewRouter()
 	h.Routes(r)
 	srv := httptest.NewServer(r)
@@ -115,4 +116,41 @@ func TestReportCommandPostsBlocksChartAndCSV(t *testing.T) {
 	if n := len(sl.Messages("C0REPORTS")); n != 3 {
 		t.Errorf("bad commands posted: %d messages", n)
 	}
+
+	// App Home: a supervisor sees the team's figures, an agent their own,
+	// someone new an introduction.
+	home := func(user string) string {
+		t.Helper()
+		if code, err := client.DeliverEvent(ctx, slacktest.HomeOpened(sl.TeamID(), user)); err != nil || code != 200 {
+			t.Fatalf("app_home_opened: %d %v", code, err)
+		}
+		reports.Wait()
+		blocks, ok := sl.HomeView(user)
+		if !ok {
+			t.Fatalf("no home view published for %s", user)
+		}
+		out := ""
+		for _, b := range blocks {
+			out += string(b)
+		}
+		return out
+	}
+	if v := home("U0SUE"); !strings.Contains(v, "your team's figures") || !strings.Contains(v, `*Conversations*\n3`) || !strings.Contains(v, "By agent") {
+		t.Errorf("supervisor's home: %s", v)
+	}
+	if v := home("U0ANN"); !strings.Contains(v, "your own figures") || !strings.Contains(v, `*Conversations*\n2`) {
+		t.Errorf("agent's home: %s", v)
+	}
+	if v := home("U0NEW"); !strings.Contains(v, "Claim one in the inbox channel") {
+		t.Errorf("newcomer's home: %s", v)
+	}
+}
+
+type supervisors map[string]bool
+
+func (s supervisors) RoleOf(_ context.Context, user string) bridge.Role {
+	if s[user] {
+		return bridge.RoleSupervisor
+	}
+	return bridge.RoleAgent
 }

@@ -146,7 +146,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			Verifier:  tlslack.Verifier{Secret: cfg.Slack.SigningSecret.Reveal(), Clock: opts.Clock},
 			BotUserID: a.slack.BotUserID(), InboxChannel: cfg.Slack.Channel, ReplyMode: cfg.Slack.ReplyMode,
 			Logger: log, Clock: opts.Clock, Observe: a.metrics.Webhook,
-			Reports: &tlslack.Reports{Source: a.bridge, Poster: a.slack, Location: cfg.SLA.Location, Clock: opts.Clock},
+			Reports: &tlslack.Reports{Source: a.bridge, Poster: a.slack, Home: a.slack, Location: cfg.SLA.Location, Clock: opts.Clock},
 		})
 	}
 	if a.teams != nil {

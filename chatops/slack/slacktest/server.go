@@ -102,6 +102,7 @@ type Server struct {
 	lastPost  map[string]time.Time
 	clock     int64
 	users     map[string]string
+	homes     map[string][]json.RawMessage // App Home views by user
 	groups    map[string][]string
 	sockets   *socketHub
 }
@@ -124,7 +125,7 @@ func New(opts Options) *Server {
 		opts.AppToken = "xapp-test"
 	}
 	s := &Server{opts: opts, changed: make(chan struct{}), uploads: map[string]*File{}, calls: map[string]int{},
-		lastPost: map[string]time.Time{}, clock: time.Now().Unix() * 1_000_000, users: map[string]string{}, groups: map[string][]string{}, sockets: newSocketHub()}
+		lastPost: map[string]time.Time{}, clock: time.Now().Unix() * 1_000_000, users: map[string]string{}, homes: map[string][]json.RawMessage{}, groups: map[string][]string{}, sockets: newSocketHub()}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -449,6 +450,27 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, method string,
 			return
 		}
 		write(w, map[string]any{"ok": true, "users": members})
+	case "views.publish":
+		user := args.Get("user_id")
+		var view struct {
+			Type   string            `json:"type"`
+			Blocks []json.RawMessage `json:"blocks"`
+		}
+		if user == "" {
+			fail(w, "invalid_arguments")
+			return
+		}
+		if err := json.Unmarshal([]byte(args.Get("view")), &view); err != nil || view.Type != "home" {
+			fail(w, "invalid_arguments")
+			return
+		}
+		if len(view.Blocks) > 100 {
+			fail(w, "invalid_blocks")
+			return
+		}
+		s.homes[user] = view.Blocks
+		s.notify()
+		write(w, map[string]any{"ok": true, "view": map[string]any{"id": "V" + user, "type": "home", "blocks": view.Blocks}})
 	case "users.info":
 		id := args.Get("user")
 		write(w, map[string]any{"ok": true, "user": map[string]any{"id": id, "name": s.users[id], "real_name": s.users[id]}})
@@ -783,4 +805,21 @@ func hangUp(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler) // closes the connection without a response
+}
+
+// HomeView returns the blocks last published to a user's App Home tab.
+func (s *Server) HomeView(user string) ([]json.RawMessage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.homes[user]
+	return append([]json.RawMessage(nil), v...), ok
+}
+
+// HomeOpened is the app_home_opened event Slack sends when a user opens the
+// app's Home tab.
+func HomeOpened(teamID, user string) []byte {
+	b, _ := json.Marshal(map[string]any{"type": "event_callback", "team_id": teamID, "api_app_id": "A0THREADLINE",
+		"event_id": fmt.Sprintf("Ev%d", time.Now().UnixNano()), "event_time": time.Now().Unix(),
+		"event": map[string]any{"type": "app_home_opened", "user": user, "channel": DMChannel(user), "tab": "home", "event_ts": fmt.Sprintf("%d.000100", time.Now().Unix())}})
+	return b
 }
