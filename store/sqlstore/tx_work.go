@@ -131,3 +131,29 @@ func (t *Tx) ListDueSnoozes(ctx context.Context, now time.Time, limit int) ([]br
 	}
 	return out, rows.Err()
 }
+
+func (t *Tx) ListLeases(ctx context.Context, prefix string, now time.Time) ([]bridge.Lease, error) {
+	// The prefix is matched with substr, not LIKE, so its characters need no escaping.
+	rows, err := t.ex.Query(ctx, `SELECT name, owner, lease_until FROM leases
+		WHERE substr(name, 1, length(CAST($1 AS text))) = CAST($1 AS text) AND owner <> '' AND lease_until >= $2 ORDER BY name`, prefix, ts(now))
+	if err != nil {
+		return nil, fmt.Errorf("list leases: %w", err)
+	}
+	defer rows.Close()
+	var out []bridge.Lease
+	for rows.Next() {
+		var l bridge.Lease
+		if err := rows.Scan(&l.Name, &l.Owner, st(&l.Until)); err != nil {
+			return nil, fmt.Errorf("list leases: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (t *Tx) ReleaseLeasesNamed(ctx context.Context, name string) error {
+	if _, err := t.ex.Exec(ctx, `UPDATE leases SET owner = '' WHERE name = $1`, name); err != nil {
+		return fmt.Errorf("release lease %s: %w", name, err)
+	}
+	return nil
+}
