@@ -49,26 +49,40 @@ func (h *Handler) serveInteractions(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
-	outcome, err := h.HandleInteraction(r.Context(), cb)
+	outcome, answer, err := h.HandleInteraction(r.Context(), cb)
 	if err != nil {
 		h.opts.Observe("slack_interactions", "error", time.Since(start))
 		http.Error(w, "could not handle interaction", http.StatusInternalServerError)
 		return
 	}
 	h.opts.Observe("slack_interactions", outcome, time.Since(start))
+	if answer != nil {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(answer)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// HandleInteraction acts on card buttons, the card's More select and
-// message shortcuts.
-func (h *Handler) HandleInteraction(ctx context.Context, cb slack.InteractionCallback) (string, error) {
+// HandleInteraction acts on card buttons, the card's More select, message
+// shortcuts and form submissions. A non-nil answer is the body to answer a
+// view_submission with (errors, or the next view); nil closes the form.
+func (h *Handler) HandleInteraction(ctx context.Context, cb slack.InteractionCallback) (string, *slack.ViewSubmissionResponse, error) {
+	var outcome string
+	var err error
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
-		return h.handleBlockActions(ctx, cb)
+		outcome, err = h.handleBlockActions(ctx, cb)
 	case slack.InteractionTypeMessageAction:
-		return h.handleShortcut(ctx, cb)
+		outcome, err = h.handleShortcut(ctx, cb)
+	case slack.InteractionTypeViewSubmission:
+		return h.handleSubmission(ctx, cb)
+	case slack.InteractionTypeViewClosed:
+		outcome, err = h.handleViewClosed(ctx, cb)
+	default:
+		outcome = "ignored"
 	}
-	return "ignored", nil
+	return outcome, nil, err
 }
 
 func (h *Handler) handleBlockActions(ctx context.Context, cb slack.InteractionCallback) (string, error) {
@@ -77,6 +91,18 @@ func (h *Handler) handleBlockActions(ctx context.Context, cb slack.InteractionCa
 	for _, a := range cb.ActionCallback.BlockActions {
 		text, ok := actionText(a)
 		if !ok {
+			continue
+		}
+		if verb, ok := strings.CutPrefix(a.ActionID, actionPrefix); ok && formVerbs[bridge.Verb(verb)] {
+			n, err := bridge.ParseConversationNumber(a.Value)
+			if err != nil {
+				outcome = "bad_request"
+				continue
+			}
+			if err := h.openForm(ctx, bridge.Verb(verb), cb.TriggerID, actor, bridge.ConversationRef{Number: n}, cb.Channel.ID); err != nil {
+				return "", err
+			}
+			outcome = "form"
 			continue
 		}
 		cmd, err := bridge.ParseCommandWith(Syntax{}, text)
@@ -141,6 +167,13 @@ func (h *Handler) handleShortcut(ctx context.Context, cb slack.InteractionCallba
 	if err != nil {
 		return "", err
 	}
+	actor := h.actor(ctx, cb.Team.ID, cb.User.ID, cb.User.Name)
+	if formVerbs[bridge.Verb(verb)] && h.opts.Views != nil {
+		if err := h.openForm(ctx, bridge.Verb(verb), cb.TriggerID, actor, bridge.ConversationRef{ID: conv.ID}, cb.Channel.ID); err != nil {
+			return "", err
+		}
+		return "form", nil
+	}
 	cmd, err := bridge.ParseCommandWith(Syntax{}, verb)
 	if err == nil && cmd.Verb == bridge.VerbReply {
 		err = errNeedsText
@@ -154,7 +187,7 @@ func (h *Handler) handleShortcut(ctx context.Context, cb slack.InteractionCallba
 		return "hint", nil
 	}
 	cmd.Conversation = bridge.ConversationRef{ID: conv.ID}
-	res, err := h.opts.Bridge.Dispatch(ctx, bridge.DeliveryKey{Source: "slack_shortcut", ID: cb.TriggerID}, h.actor(ctx, cb.Team.ID, cb.User.ID, cb.User.Name), cmd)
+	res, err := h.opts.Bridge.Dispatch(ctx, bridge.DeliveryKey{Source: "slack_shortcut", ID: cb.TriggerID}, actor, cmd)
 	if userFault(err) {
 		h.tell(cb.Channel.ID, threadTS, cb.User.ID, explain(err))
 		return "refused", nil
@@ -208,6 +241,10 @@ func (h *Handler) serveCommands(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.opts.Observe("slack_commands", "ok", time.Since(start))
+	if text == "" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": text})
 }
@@ -242,7 +279,13 @@ func (h *Handler) HandleCommand(ctx context.Context, c SlashCommand) (string, er
 			strings.TrimPrefix(strings.TrimPrefix(spec.Usage, "1042"), " ")), nil
 	}
 	if cmd.Verb == bridge.VerbReply && cmd.Text == "" {
-		return fmt.Sprintf("Write the reply: `/threadline reply %d your text`.", cmd.Conversation.Number), nil
+		if h.opts.Views == nil || c.TriggerID == "" {
+			return fmt.Sprintf("Write the reply: `/threadline reply %d your text`.", cmd.Conversation.Number), nil
+		}
+		if err := h.openForm(ctx, bridge.VerbReply, c.TriggerID, h.actor(ctx, c.TeamID, c.UserID, c.UserName), cmd.Conversation, c.ChannelID); err != nil {
+			return "", err
+		}
+		return "", nil // the form is the answer
 	}
 	key := bridge.DeliveryKey{Source: "slack_command", ID: c.TriggerID}
 	if c.TriggerID == "" {

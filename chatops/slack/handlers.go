@@ -22,6 +22,10 @@ import (
 // through Dispatch.
 type Bridge interface {
 	Dispatch(ctx context.Context, key bridge.DeliveryKey, actor bridge.Actor, cmd bridge.Command) (bridge.CommandResult, error)
+	ReplyContextFor(ctx context.Context, surface bridge.Surface, ref bridge.ConversationRef, n int) (bridge.ReplyContext, error)
+	OpenDraft(ctx context.Context, actor bridge.Actor, conv bridge.ConversationID, viewRef string, seenSeq int64) ([]bridge.Draft, error)
+	CloseDraft(ctx context.Context, actor bridge.Actor, conv bridge.ConversationID) error
+	Drafts(ctx context.Context, conv bridge.ConversationID) ([]bridge.Draft, error)
 	ConversationByChatThread(ctx context.Context, surface bridge.Surface, channel, threadRef string) (bridge.Conversation, error)
 }
 
@@ -68,7 +72,10 @@ type HandlerOptions struct {
 	// roles stored for agents.
 	Roles RoleSource
 	// Links builds links in lists; nil shows numbers only.
-	Links  Linker
+	Links Linker
+	// Views opens the reply, note, transfer and escalate forms; nil points
+	// at the slash commands instead.
+	Views  Views
 	Logger *slog.Logger
 	// Observe is told how each request ended and how long its answer took.
 	Observe func(source, outcome string, took time.Duration)

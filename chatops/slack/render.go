@@ -63,7 +63,9 @@ func CardText(c bridge.Card) string {
 
 // RenderCard renders the conversation's parent message: who and where, the
 // first message, a status line (number, priority, status, assignee, team,
-// escalation, snooze, tags, last change) and the actions the state allows.
+// escalation, snooze, tags, last change) and the actions the state allows:
+// Claim (unassigned), Reply, Note, Transfer, Escalate and Resolve while
+// open; Reopen and Note once resolved; the rest in the More menu.
 func RenderCard(c bridge.Card) []slack.Block {
 	conv := c.Conversation
 	who := "*" + escape(customerName(c)) + "*"
@@ -134,7 +136,9 @@ func cardActions(c bridge.Card) []slack.BlockElement {
 		if c.Assignee == nil {
 			out = append(out, button(bridge.VerbClaim, "Claim", n, slack.StylePrimary))
 		}
-		out = append(out, button(bridge.VerbResolve, "Resolve", n, ""))
+		out = append(out, button(bridge.VerbReply, "Reply", n, ""), button(bridge.VerbNote, "Note", n, ""),
+			button(bridge.VerbTransfer, "Transfer", n, ""), button(bridge.VerbEscalate, "Escalate", n, slack.StyleDanger),
+			button(bridge.VerbResolve, "Resolve", n, ""))
 		if conv.Status == bridge.StatusOpen || conv.SnoozedUntil != nil {
 			opt("Waiting on customer", "pending "+n)
 		}
@@ -152,7 +156,7 @@ func cardActions(c bridge.Card) []slack.BlockElement {
 			opt("Unassign", "unassign "+n)
 		}
 	default:
-		out = append(out, button(bridge.VerbReopen, "Reopen", n, ""))
+		out = append(out, button(bridge.VerbReopen, "Reopen", n, ""), button(bridge.VerbNote, "Note", n, ""))
 	}
 	opt("Customer history", "history "+n)
 	opt("Audit trail", "audit "+n)

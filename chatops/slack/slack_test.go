@@ -224,7 +224,7 @@ func newRigWith(t *testing.T, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 	h := tlslack.NewHandler(tlslack.HandlerOptions{Bridge: b, Notifier: surface, Names: surface, Verifier: tlslack.Verifier{Secret: "sign"}, Logger: testLogger(t),
-		Roles: roles, Links: surface,
+		Roles: roles, Links: surface, Views: surface,
 		BotUserID: surface.BotUserID(), InboxChannel: channel, ReplyMode: replyMode})
 	r := chi.NewRouter()
 	h.Routes(r)

@@ -95,7 +95,11 @@ func (h *Handler) handleSocketRequest(ctx context.Context, client *socketmode.Cl
 			outcome = "bad_request"
 			break
 		}
-		outcome, err = h.HandleInteraction(ctx, cb)
+		var answer *slack.ViewSubmissionResponse
+		outcome, answer, err = h.HandleInteraction(ctx, cb)
+		if answer != nil {
+			ack = answer
+		}
 	case socketmode.EventTypeSlashCommand:
 		source = "slack_commands"
 		var c struct {
@@ -114,7 +118,9 @@ func (h *Handler) handleSocketRequest(ctx context.Context, client *socketmode.Cl
 		var text string
 		text, err = h.HandleCommand(ctx, SlashCommand(c))
 		outcome = "ok"
-		ack = map[string]string{"response_type": "ephemeral", "text": text}
+		if text != "" {
+			ack = map[string]string{"response_type": "ephemeral", "text": text}
+		}
 	}
 	if err != nil {
 		// No ack: Slack delivers the request again.

@@ -468,3 +468,31 @@ func (s *Surface) GroupMembers(ctx context.Context, group string) ([]string, err
 	}
 	return ids, nil
 }
+
+// OpenView opens a modal for the user behind a trigger (views.open) and
+// returns its view id. Triggers expire after 3 seconds: call it while
+// answering the request that carried the trigger.
+func (s *Surface) OpenView(ctx context.Context, triggerID string, view slack.ModalViewRequest) (string, error) {
+	res, err := s.api.OpenViewContext(ctx, triggerID, view)
+	if err != nil {
+		return "", s.classify("views.open", err)
+	}
+	return res.ID, nil
+}
+
+// UpdateView replaces an open modal (views.update); inputs keeping their
+// block and action ids keep what the user typed.
+func (s *Surface) UpdateView(ctx context.Context, viewID string, view slack.ModalViewRequest) error {
+	_, err := s.api.UpdateViewContext(ctx, view, "", "", viewID)
+	return s.classify("views.update", err)
+}
+
+// ChannelName is a channel's name (conversations.info), or its id when
+// Slack does not say.
+func (s *Surface) ChannelName(ctx context.Context, channelID string) string {
+	ch, err := s.api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: channelID})
+	if err != nil || ch.Name == "" {
+		return channelID
+	}
+	return ch.Name
+}

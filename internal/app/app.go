@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		a.bridge.AddSurface(a.slack)
 		a.roles = tlslack.NewRoleDirectory(tlslack.Roles(cfg.Roles), a.slack, opts.Clock, log)
 		a.handler = tlslack.NewHandler(tlslack.HandlerOptions{
-			Bridge: a.bridge, Notifier: a.slack, Names: a.slack, Roles: a.roles, Links: a.slack,
+			Bridge: a.bridge, Notifier: a.slack, Names: a.slack, Roles: a.roles, Links: a.slack, Views: a.slack,
 			Verifier:  tlslack.Verifier{Secret: cfg.Slack.SigningSecret.Reveal(), Clock: opts.Clock},
 			BotUserID: a.slack.BotUserID(), InboxChannel: cfg.Slack.Channel, ReplyMode: cfg.Slack.ReplyMode,
 			Logger: log, Clock: opts.Clock, Observe: a.metrics.Webhook,

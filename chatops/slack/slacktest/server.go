@@ -104,7 +104,25 @@ type Server struct {
 	users     map[string]string
 	homes     map[string][]json.RawMessage // App Home views by user
 	groups    map[string][]string
+	channels  map[string]string
+	views     []*View
 	sockets   *socketHub
+}
+
+// View is a modal opened with views.open, as the emulated client shows it.
+type View struct {
+	ID, Hash   string
+	User       string // from the trigger id
+	CallbackID string
+	Title      string
+	Metadata   string            // private_metadata
+	Blocks     []json.RawMessage `json:"blocks"`
+	// State is what the user typed or picked: block id -> action id -> value.
+	// It survives views.update for inputs whose block and action ids stay.
+	State  map[string]map[string]string
+	Closed bool
+	// Updates counts views.update calls applied.
+	Updates int
 }
 
 // New starts an emulator.
@@ -125,7 +143,8 @@ func New(opts Options) *Server {
 		opts.AppToken = "xapp-test"
 	}
 	s := &Server{opts: opts, changed: make(chan struct{}), uploads: map[string]*File{}, calls: map[string]int{},
-		lastPost: map[string]time.Time{}, clock: time.Now().Unix() * 1_000_000, users: map[string]string{}, homes: map[string][]json.RawMessage{}, groups: map[string][]string{}, sockets: newSocketHub()}
+		lastPost: map[string]time.Time{}, clock: time.Now().Unix() * 1_000_000, users: map[string]string{}, homes: map[string][]json.RawMessage{},
+		groups: map[string][]string{}, channels: map[string]string{}, sockets: newSocketHub()}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -146,6 +165,13 @@ func (s *Server) Close() {
 func (s *Server) SetUserName(id, name string) {
 	s.mu.Lock()
 	s.users[id] = name
+	s.mu.Unlock()
+}
+
+// SetChannelName names a channel (conversations.info).
+func (s *Server) SetChannelName(id, name string) {
+	s.mu.Lock()
+	s.channels[id] = name
 	s.mu.Unlock()
 }
 
@@ -443,6 +469,16 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, method string,
 			out = append(out, v)
 		}
 		write(w, map[string]any{"ok": true, "messages": out, "has_more": false})
+	case "views.open", "views.update":
+		s.viewCall(w, method, args)
+	case "conversations.info":
+		id := args.Get("channel")
+		name, ok := s.channels[id]
+		if !ok {
+			fail(w, "channel_not_found")
+			return
+		}
+		write(w, map[string]any{"ok": true, "channel": map[string]any{"id": id, "name": name, "is_channel": true}})
 	case "usergroups.users.list":
 		members, ok := s.groups[args.Get("usergroup")]
 		if !ok {
@@ -477,6 +513,133 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, method string,
 	default:
 		fail(w, "unknown_method")
 	}
+}
+
+// viewCall implements views.open (trigger_id, view) and views.update
+// (view_id, hash, view). The trigger ids the Client issues name the user
+// ("U0ANN.12.trig"), as Slack's do not but know.
+func (s *Server) viewCall(w http.ResponseWriter, method string, args url.Values) {
+	var v struct {
+		Type            string                `json:"type"`
+		CallbackID      string                `json:"callback_id"`
+		PrivateMetadata string                `json:"private_metadata"`
+		Title           struct{ Text string } `json:"title"`
+		Blocks          []json.RawMessage     `json:"blocks"`
+	}
+	if err := json.Unmarshal([]byte(args.Get("view")), &v); err != nil || v.Type != "modal" {
+		fail(w, "invalid_arguments")
+		return
+	}
+	if len(v.Blocks) > 100 || len(v.PrivateMetadata) > 3000 {
+		fail(w, "invalid_arguments")
+		return
+	}
+	var view *View
+	if method == "views.open" {
+		trigger := args.Get("trigger_id")
+		user, _, ok := strings.Cut(trigger, ".")
+		if trigger == "" || !ok {
+			fail(w, "invalid_trigger_id")
+			return
+		}
+		view = &View{ID: fmt.Sprintf("V%07d", len(s.views)+1), User: user, State: map[string]map[string]string{}}
+		s.views = append(s.views, view)
+	} else {
+		for _, x := range s.views {
+			if x.ID == args.Get("view_id") {
+				view = x
+			}
+		}
+		if view == nil || view.Closed {
+			fail(w, "not_found")
+			return
+		}
+		if h := args.Get("hash"); h != "" && h != view.Hash {
+			fail(w, "hash_conflict")
+			return
+		}
+		view.Updates++
+	}
+	view.CallbackID, view.Title, view.Metadata, view.Blocks = v.CallbackID, v.Title.Text, v.PrivateMetadata, v.Blocks
+	keep := map[string]map[string]string{}
+	for _, b := range v.Blocks {
+		var in struct {
+			BlockID string `json:"block_id"`
+			Element struct {
+				ActionID string `json:"action_id"`
+			} `json:"element"`
+		}
+		_ = json.Unmarshal(b, &in)
+		if val, ok := view.State[in.BlockID][in.Element.ActionID]; ok {
+			keep[in.BlockID] = map[string]string{in.Element.ActionID: val}
+		}
+	}
+	view.State = keep
+	s.clock++
+	view.Hash = fmt.Sprintf("%d.h%d", s.clock, view.Updates)
+	s.notify()
+	write(w, map[string]any{"ok": true, "view": map[string]any{"id": view.ID, "hash": view.Hash, "type": "modal",
+		"callback_id": view.CallbackID, "private_metadata": view.Metadata, "blocks": view.Blocks}})
+}
+
+// Views returns copies of the modals opened for a user ("" for all).
+func (s *Server) Views(user string) []View {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []View
+	for _, v := range s.views {
+		if user == "" || v.User == user {
+			c := *v
+			c.State = map[string]map[string]string{}
+			for b, m := range v.State {
+				c.State[b] = map[string]string{}
+				for a, x := range m {
+					c.State[b][a] = x
+				}
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Type enters a value into an open modal's input, as the user would.
+func (s *Server) Type(viewID, blockID, actionID, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.views {
+		if v.ID == viewID {
+			if v.State[blockID] == nil {
+				v.State[blockID] = map[string]string{}
+			}
+			v.State[blockID][actionID] = value
+		}
+	}
+}
+
+func (s *Server) replaceView(id, callbackID, metadata string, blocks []json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.views {
+		if v.ID == id {
+			v.CallbackID, v.Metadata, v.Blocks = callbackID, metadata, blocks
+			v.State = map[string]map[string]string{}
+			s.clock++
+			v.Hash = fmt.Sprintf("%d.h%d", s.clock, v.Updates)
+		}
+	}
+	s.notify()
+}
+
+func (s *Server) closeView(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.views {
+		if v.ID == id {
+			v.Closed = true
+		}
+	}
+	s.notify()
 }
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, id string) {
@@ -715,7 +878,7 @@ func (c *Client) SendAction(ctx context.Context, a Action) (int, []byte, error) 
 			"action_ts":       strconv.FormatInt(time.Now().Unix(), 10) + ".000002"}
 	}
 	payload, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "trigger_id": c.triggerID(),
+		"type": "block_actions", "trigger_id": c.triggerID(a.UserID),
 		"user":         map[string]any{"id": a.UserID, "username": a.UserName, "name": a.UserName, "team_id": a.TeamID},
 		"team":         map[string]any{"id": a.TeamID},
 		"channel":      map[string]any{"id": a.Channel},
@@ -727,11 +890,13 @@ func (c *Client) SendAction(ctx context.Context, a Action) (int, []byte, error) 
 	return c.sendInteraction(ctx, payload)
 }
 
-func (c *Client) triggerID() string {
+// triggerID issues a trigger id naming the user, so the emulator knows
+// whose client a views.open with it is for.
+func (c *Client) triggerID(user string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nextEvent++
-	return fmt.Sprintf("%d.%d.trig", time.Now().UnixNano(), c.nextEvent)
+	return fmt.Sprintf("%s.%d%d.trig", user, time.Now().UnixNano()%1_000_000, c.nextEvent)
 }
 
 func (c *Client) sendInteraction(ctx context.Context, payload []byte) (int, []byte, error) {
@@ -758,7 +923,7 @@ func (c *Client) SendShortcut(ctx context.Context, s Shortcut) (int, []byte, err
 		msg["thread_ts"] = s.ThreadTS
 	}
 	payload, _ := json.Marshal(map[string]any{
-		"type": "message_action", "callback_id": s.CallbackID, "trigger_id": c.triggerID(),
+		"type": "message_action", "callback_id": s.CallbackID, "trigger_id": c.triggerID(s.UserID),
 		"action_ts":    strconv.FormatInt(time.Now().Unix(), 10) + ".000003",
 		"message_ts":   s.MessageTS,
 		"user":         map[string]any{"id": s.UserID, "username": s.UserName, "name": s.UserName, "team_id": s.TeamID},
@@ -778,7 +943,7 @@ type Command struct {
 // SendCommand posts /threadline as Slack does.
 func (c *Client) SendCommand(ctx context.Context, cmd Command) (int, []byte, error) {
 	v := url.Values{"command": {"/threadline"}, "text": {cmd.Text}, "team_id": {cmd.TeamID}, "user_id": {cmd.UserID},
-		"user_name": {cmd.UserName}, "channel_id": {cmd.Channel}, "trigger_id": {fmt.Sprint(time.Now().UnixNano())},
+		"user_name": {cmd.UserName}, "channel_id": {cmd.Channel}, "trigger_id": {c.triggerID(cmd.UserID)},
 		"response_url": {"https://hooks.slack.com/commands/x"}, "api_app_id": {"A0THREADLINE"}}
 	res, b, err := c.post(ctx, "/slack/commands", "application/x-www-form-urlencoded", []byte(v.Encode()), nil)
 	if err != nil {
@@ -822,4 +987,105 @@ func HomeOpened(teamID, user string) []byte {
 		"event_id": fmt.Sprintf("Ev%d", time.Now().UnixNano()), "event_time": time.Now().Unix(),
 		"event": map[string]any{"type": "app_home_opened", "user": user, "channel": DMChannel(user), "tab": "home", "event_ts": fmt.Sprintf("%d.000100", time.Now().Unix())}})
 	return b
+}
+
+// Input is what a user entered in one input of a modal.
+type Input struct {
+	Kind  string // plain_text_input (default), users_select, conversations_select, radio_buttons, static_select
+	Value string
+}
+
+func inputState(kind, value string) map[string]any {
+	switch kind {
+	case "users_select":
+		return map[string]any{"type": kind, "selected_user": value}
+	case "conversations_select":
+		return map[string]any{"type": kind, "selected_conversation": value}
+	case "radio_buttons", "static_select":
+		return map[string]any{"type": kind, "selected_option": map[string]any{"value": value}}
+	}
+	return map[string]any{"type": "plain_text_input", "value": value}
+}
+
+// SubmitView posts the view_submission of an open modal with what the user
+// typed (Server.Type) and the inputs given here (block id -> action id ->
+// input), and returns Threadline's answer. Slack closes the modal on an
+// empty answer or response_action clear; the emulator does the same.
+func (c *Client) SubmitView(ctx context.Context, sl *Server, teamID, viewID string, inputs map[string]map[string]Input) (int, []byte, error) {
+	var view *View
+	for _, v := range sl.Views("") {
+		if v.ID == viewID {
+			v := v
+			view = &v
+		}
+	}
+	if view == nil {
+		return 0, nil, fmt.Errorf("slacktest: no view %s", viewID)
+	}
+	values := map[string]map[string]any{}
+	for b, m := range view.State {
+		for a, x := range m {
+			if values[b] == nil {
+				values[b] = map[string]any{}
+			}
+			values[b][a] = inputState("", x)
+		}
+	}
+	for b, m := range inputs {
+		for a, in := range m {
+			if values[b] == nil {
+				values[b] = map[string]any{}
+			}
+			values[b][a] = inputState(in.Kind, in.Value)
+		}
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"type": "view_submission", "team": map[string]any{"id": teamID}, "trigger_id": c.triggerID(view.User),
+		"user": map[string]any{"id": view.User, "team_id": teamID},
+		"view": map[string]any{"id": view.ID, "hash": view.Hash, "type": "modal", "callback_id": view.CallbackID,
+			"private_metadata": view.Metadata, "state": map[string]any{"values": values}},
+	})
+	code, body, err := c.sendInteraction(ctx, payload)
+	if err == nil && code == http.StatusOK {
+		var res struct {
+			ResponseAction string `json:"response_action"`
+			View           struct {
+				CallbackID      string            `json:"callback_id"`
+				PrivateMetadata string            `json:"private_metadata"`
+				Blocks          []json.RawMessage `json:"blocks"`
+			} `json:"view"`
+		}
+		_ = json.Unmarshal(body, &res)
+		switch {
+		case len(bytes.TrimSpace(body)) == 0 || res.ResponseAction == "clear":
+			sl.closeView(viewID)
+		case res.ResponseAction == "update":
+			// Slack shows the returned view in place of the submitted one.
+			sl.replaceView(viewID, res.View.CallbackID, res.View.PrivateMetadata, res.View.Blocks)
+		}
+	}
+	return code, body, err
+}
+
+// CloseView is the user dismissing a modal: Slack sends view_closed when
+// the view asked for notify_on_close.
+func (c *Client) CloseView(ctx context.Context, sl *Server, teamID, viewID string) (int, error) {
+	var view *View
+	for _, v := range sl.Views("") {
+		if v.ID == viewID {
+			v := v
+			view = &v
+		}
+	}
+	if view == nil {
+		return 0, fmt.Errorf("slacktest: no view %s", viewID)
+	}
+	sl.closeView(viewID)
+	payload, _ := json.Marshal(map[string]any{
+		"type": "view_closed", "team": map[string]any{"id": teamID}, "user": map[string]any{"id": view.User, "team_id": teamID},
+		"view":       map[string]any{"id": view.ID, "hash": view.Hash, "type": "modal", "callback_id": view.CallbackID, "private_metadata": view.Metadata},
+		"is_cleared": false,
+	})
+	code, _, err := c.sendInteraction(ctx, payload)
+	return code, err
 }
