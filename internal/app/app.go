@@ -385,6 +385,7 @@ func (a *App) slaLoop(ctx context.Context) error {
 				a.log.Warn("check SLA deadlines", "err", err)
 			}
 			if res.Warnings+res.Breaches > 0 {
+				a.metrics.SLAAlerts(res)
 				a.log.Info("SLA alerts raised", "warnings", res.Warnings, "breaches", res.Breaches)
 			}
 		}

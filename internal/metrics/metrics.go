@@ -24,6 +24,7 @@ type Registry struct {
 	queueDepth      *prometheus.GaugeVec
 	queueAge        *prometheus.GaugeVec
 	deliveryLatency *prometheus.HistogramVec
+	slaAlerts       *prometheus.CounterVec
 }
 
 // New registers all metrics on a fresh registry.
@@ -56,8 +57,11 @@ func New() *Registry {
 			Name: "threadline_delivery_latency_seconds", Help: "Time from a message stored to delivered, by target lane.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"target"}),
+		slaAlerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threadline_sla_alerts_total", Help: "SLA alerts raised (each once, whichever replica raised it), by kind: warning or breach.",
+		}, []string{"kind"}),
 	}
-	r.reg.MustRegister(r.webhooks, r.webhookLatency, r.deliveries, r.repeats, r.rateLimited, r.queueDepth, r.queueAge, r.deliveryLatency,
+	r.reg.MustRegister(r.webhooks, r.webhookLatency, r.deliveries, r.repeats, r.rateLimited, r.queueDepth, r.queueAge, r.deliveryLatency, r.slaAlerts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
@@ -74,6 +78,12 @@ func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
 func (r *Registry) Webhook(source, outcome string, took time.Duration) {
 	r.webhooks.WithLabelValues(source, outcome).Inc()
 	r.webhookLatency.WithLabelValues(source).Observe(took.Seconds())
+}
+
+// SLAAlerts counts the alerts one SLA check raised.
+func (r *Registry) SLAAlerts(res bridge.SLACheckResult) {
+	r.slaAlerts.WithLabelValues(string(bridge.SLAWarning)).Add(float64(res.Warnings))
+	r.slaAlerts.WithLabelValues(string(bridge.SLABreach)).Add(float64(res.Breaches))
 }
 
 // RateLimited counts a 429 from an outside API.

@@ -18,6 +18,7 @@ func TestExposition(t *testing.T) {
 	r.DeliveryDone(bridge.ChatTarget(bridge.SurfaceSlack), "rate_limited")
 	r.DeliveryRepeatSuspected(bridge.TargetPlatform, "repeated")
 	r.QueueState("platform", 4, 2*time.Second)
+	r.SLAAlerts(bridge.SLACheckResult{Warnings: 2, Breaches: 1})
 
 	rec := httptest.NewRecorder()
 	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -28,6 +29,8 @@ func TestExposition(t *testing.T) {
 		`threadline_rate_limited_total{api="chat:slack"} 1`,
 		`threadline_delivery_repeats_suspected_total{outcome="repeated",target="platform"} 1`,
 		`threadline_queue_depth{lane="platform"} 4`,
+		`threadline_sla_alerts_total{kind="warning"} 2`,
+		`threadline_sla_alerts_total{kind="breach"} 1`,
 		`threadline_webhook_ack_seconds_bucket{source="telegram",le="0.005"} 1`,
 		`go_goroutines`,
 	} {
