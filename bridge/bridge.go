@@ -63,6 +63,12 @@ type Metrics interface {
 	DeliveryLatency(target Target, d time.Duration)
 }
 
+// DestinationMetrics is an optional ability of Metrics: counting delivery
+// outcomes by where they went, the customer's platform or the chat surface.
+type DestinationMetrics interface {
+	DeliveryTo(destination, outcome string)
+}
+
 type nopMetrics struct{}
 
 func (nopMetrics) DeliveryDone(Target, string)            {}
@@ -373,7 +379,7 @@ func (b *Bridge) saveChange(ctx context.Context, tx Tx, actor AgentID, action st
 		return err
 	}
 	for _, s := range surfaces {
-		if err := tx.Enqueue(ctx, Job{ConversationID: after.ID, Target: CardTarget(s), Priority: after.Priority}); err != nil {
+		if err := tx.Enqueue(ctx, Job{ConversationID: after.ID, Target: CardTarget(s), Priority: after.Priority, RequestID: RequestIDFrom(ctx)}); err != nil {
 			return err
 		}
 	}
@@ -456,5 +462,5 @@ func (b *Bridge) enqueueDelivery(ctx context.Context, tx Tx, p Priority, d Deliv
 	if _, err := tx.InsertDelivery(ctx, d); err != nil {
 		return err
 	}
-	return tx.Enqueue(ctx, Job{ConversationID: d.ConversationID, Target: d.Target, Priority: p})
+	return tx.Enqueue(ctx, Job{ConversationID: d.ConversationID, Target: d.Target, Priority: p, RequestID: RequestIDFrom(ctx)})
 }

@@ -41,6 +41,9 @@ const maxPerRun = 32
 // *RetryAfterError when the lane must wait (rate limit, backoff, busy lane)
 // and nil when the lane is empty.
 func (b *Bridge) RunJob(ctx context.Context, j Job) error {
+	// Every log line of the run names the request that caused it and the
+	// conversation (see internal/logctx).
+	ctx = WithWork(WithRequestID(ctx, j.RequestID), Work{ConversationID: j.ConversationID, Priority: j.Priority})
 	if surface, ok := j.Target.Surface(); ok && !j.Target.IsCard() {
 		if a, ok := b.surfaces[surface].(Admitter); ok {
 			if wait := a.Admit(ctx, Work{ConversationID: j.ConversationID, Priority: j.Priority}); wait > 0 {
@@ -117,7 +120,7 @@ func (b *Bridge) releaseLane(ctx context.Context, j Job, owner string) {
 	if err := b.store.InTx(rctx, func(ctx context.Context, tx Tx) error {
 		return tx.ReleaseLane(ctx, j.ConversationID, j.Target, owner)
 	}); err != nil {
-		b.log.Warn("release lane", "conversation_id", j.ConversationID, "target", j.Target, "err", err)
+		b.log.WarnContext(ctx, "release lane", "conversation_id", j.ConversationID, "target", j.Target, "err", err)
 	}
 }
 
@@ -207,10 +210,10 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 			b.opts.Metrics.DeliveryRepeatSuspected(j.Target, "reconciled")
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			return laneWorked, b.recordOutcome(rctx, d, nil, ext, record, nil)
+			return laneWorked, b.recordOutcome(rctx, d, nil, destination(d.Target, l), ext, record, nil)
 		}
 		b.opts.Metrics.DeliveryRepeatSuspected(j.Target, "repeated")
-		b.log.Warn("repeating a send whose outcome is unknown", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempts", d.Attempts)
+		b.log.WarnContext(ctx, "repeating a send whose outcome is unknown", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempts", d.Attempts)
 	}
 	stopRenewing := b.keepLease(ctx, j, owner)
 	ext, record, sendErr := b.deliver(sctx, d, l)
@@ -239,7 +242,7 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 	// and not recording it is what makes a send repeat.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return laneWorked, b.recordOutcome(rctx, d, extra, ext, record, sendErr)
+	return laneWorked, b.recordOutcome(rctx, d, extra, destination(d.Target, l), ext, record, sendErr)
 }
 
 // recordFunc writes what a successful delivery leaves behind (chat refs,
@@ -248,7 +251,7 @@ type recordFunc func(ctx context.Context, tx Tx, now time.Time) error
 
 // recordOutcome records the outcome of d's send, and the same outcome for
 // the deliveries coalesced behind it (extra), which rode in the same call.
-func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery, ext string, record recordFunc, sendErr error) error {
+func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery, dest string, ext string, record recordFunc, sendErr error) error {
 	var retry *RetryAfterError
 	var outcome string
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
@@ -301,14 +304,18 @@ func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery
 	if err != nil {
 		return fmt.Errorf("record delivery %d: %w", d.ID, err)
 	}
+	dm, byDest := b.opts.Metrics.(DestinationMetrics)
 	for _, e := range append([]Delivery{d}, extra...) {
 		b.opts.Metrics.DeliveryDone(e.Target, outcome)
+		if byDest {
+			dm.DeliveryTo(dest, outcome)
+		}
 		if outcome == "delivered" {
 			b.opts.Metrics.DeliveryLatency(e.Target, b.opts.Clock.Now().Sub(e.CreatedAt))
 		}
 	}
 	if sendErr != nil {
-		b.log.Warn("delivery attempt failed", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempt", d.Attempts, "outcome", outcome, "err", sendErr)
+		b.log.WarnContext(ctx, "delivery attempt failed", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempt", d.Attempts, "outcome", outcome, "err", sendErr)
 	}
 	if retry != nil {
 		return retry
@@ -466,7 +473,7 @@ func (b *Bridge) sendToPlatform(ctx context.Context, l loaded) (string, recordFu
 			other, err := tx.FindMessageByPlatformID(ctx, l.msg.PlatformThreadID, pmid)
 			switch {
 			case err == nil && other.ID != l.msg.ID:
-				b.log.Warn("platform reused a message id; stored without it", "conversation_id", l.conv.ID, "platform_message_id", pmid)
+				b.log.WarnContext(ctx, "platform reused a message id; stored without it", "conversation_id", l.conv.ID, "platform_message_id", pmid)
 				pmid = ""
 			case err != nil && !errors.Is(err, ErrNotFound):
 				return err
@@ -762,7 +769,7 @@ func (b *Bridge) keepLease(ctx context.Context, j Job, owner string) (stop func(
 					return err
 				})
 				if err != nil && ctx.Err() == nil {
-					b.log.Warn("renew lane lease", "conversation_id", j.ConversationID, "target", j.Target, "err", err)
+					b.log.WarnContext(ctx, "renew lane lease", "conversation_id", j.ConversationID, "target", j.Target, "err", err)
 				}
 			}
 		}
@@ -783,4 +790,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// destination names where a delivery goes: the customer's platform
+// (telegram, messenger, ...) or the chat surface (slack, teams).
+func destination(t Target, l loaded) string {
+	if s, ok := t.Surface(); ok {
+		return string(s)
+	}
+	return string(l.conv.Platform)
 }

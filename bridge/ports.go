@@ -23,6 +23,9 @@ type Job struct {
 	Target         Target         `json:"target"`
 	// Priority orders jobs when workers are scarce (a flood): P1 first.
 	Priority Priority `json:"priority,omitempty"`
+	// RequestID names the request that enqueued the job, for the logs of
+	// its run.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // PlatformAdapter is the small required interface of a social platform.

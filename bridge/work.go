@@ -24,3 +24,20 @@ func WorkFrom(ctx context.Context) (Work, bool) {
 	w, ok := ctx.Value(workKey{}).(Work)
 	return w, ok
 }
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the request that caused the
+// work (an HTTP request id), so logs and the jobs it enqueues name it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the request id ctx carries, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}

@@ -19,6 +19,7 @@ import (
 	tlslack "github.com/threadline/threadline/chatops/slack"
 	"github.com/threadline/threadline/internal/config"
 	"github.com/threadline/threadline/internal/httpserver"
+	"github.com/threadline/threadline/internal/logctx"
 	"github.com/threadline/threadline/internal/metrics"
 	"github.com/threadline/threadline/store/ratelimit"
 	tlredis "github.com/threadline/threadline/store/redis"
@@ -65,6 +66,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if opts.Clock == nil {
 		opts.Clock = bridge.SystemClock{}
 	}
+	// Log lines made with a context name its request and conversation.
+	log = slog.New(logctx.Wrap(log.Handler()))
 	st, kind, err := OpenStore(ctx, StoreOptions{DatabaseURL: cfg.DatabaseURL.Reveal(), DataDir: cfg.DataDir, Logger: log})
 	if err != nil {
 		return nil, err

@@ -16,10 +16,12 @@ import (
 // waiting messages of a conversation share posts; the digest appears and
 // clears. Figures are printed, never asserted.
 func TestShortSpike(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Generous bounds: on a loaded machine under -race the drain is slow;
+	// what is asserted is order and completeness, never speed.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	rep, err := bench.Spike(ctx, bench.SpikeOptions{DataDir: t.TempDir(), Flood: 40, Messages: 3, Urgent: 3,
-		PostInterval: 50 * time.Millisecond, Senders: 8, Timeout: 2 * time.Minute})
+		PostInterval: 50 * time.Millisecond, Senders: 8, Timeout: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/threadline/threadline/bridge"
 )
 
 // Options configures a Server.
@@ -46,7 +48,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts}
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.recoverer, s.accessLog, s.limitBody)
+	r.Use(middleware.RequestID, carryRequestID, s.recoverer, s.accessLog, s.limitBody)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -89,6 +91,14 @@ func BodyError(w http.ResponseWriter, err error) {
 		return
 	}
 	http.Error(w, "cannot read request body", http.StatusBadRequest)
+}
+
+// carryRequestID hands the request id to the bridge's context, so what the
+// request stores and enqueues, and every log line on the way, names it.
+func carryRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(bridge.WithRequestID(r.Context(), middleware.GetReqID(r.Context()))))
+	})
 }
 
 func (s *Server) limitBody(next http.Handler) http.Handler {

@@ -19,6 +19,7 @@ type Registry struct {
 	webhooks        *prometheus.CounterVec
 	webhookLatency  *prometheus.HistogramVec
 	deliveries      *prometheus.CounterVec
+	byDestination   *prometheus.CounterVec
 	repeats         *prometheus.CounterVec
 	rateLimited     *prometheus.CounterVec
 	queueDepth      *prometheus.GaugeVec
@@ -41,6 +42,9 @@ func New() *Registry {
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "threadline_deliveries_total", Help: "Delivery attempts by target lane and outcome (delivered, failed, retry, rate_limited).",
 		}, []string{"target", "outcome"}),
+		byDestination: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "threadline_deliveries_by_destination_total", Help: "Delivery attempts by destination (the customer's platform: telegram, messenger, ...; or the chat surface: slack, teams) and outcome.",
+		}, []string{"destination", "outcome"}),
 		repeats: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "threadline_delivery_repeats_suspected_total", Help: "Sends whose earlier attempt's outcome was unknown (worker died mid-send): reconciled (found posted, not sent again) or repeated.",
 		}, []string{"target", "outcome"}),
@@ -61,7 +65,7 @@ func New() *Registry {
 			Name: "threadline_sla_alerts_total", Help: "SLA alerts raised (each once, whichever replica raised it), by kind: warning or breach.",
 		}, []string{"kind"}),
 	}
-	r.reg.MustRegister(r.webhooks, r.webhookLatency, r.deliveries, r.repeats, r.rateLimited, r.queueDepth, r.queueAge, r.deliveryLatency, r.slaAlerts,
+	r.reg.MustRegister(r.webhooks, r.webhookLatency, r.deliveries, r.byDestination, r.repeats, r.rateLimited, r.queueDepth, r.queueAge, r.deliveryLatency, r.slaAlerts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
@@ -116,4 +120,12 @@ func (r *Registry) QueueState(lane string, depth int, oldest time.Duration) {
 	r.queueAge.WithLabelValues(lane).Set(oldest.Seconds())
 }
 
-var _ bridge.Metrics = (*Registry)(nil)
+var (
+	_ bridge.Metrics            = (*Registry)(nil)
+	_ bridge.DestinationMetrics = (*Registry)(nil)
+)
+
+// DeliveryTo implements bridge.DestinationMetrics.
+func (r *Registry) DeliveryTo(destination, outcome string) {
+	r.byDestination.WithLabelValues(destination, outcome).Inc()
+}

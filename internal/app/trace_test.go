@@ -1,0 +1,137 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/threadline/threadline/adapters/telegram"
+	"github.com/threadline/threadline/adapters/telegram/telegramtest"
+	"github.com/threadline/threadline/chatops/slack/slacktest"
+	"github.com/threadline/threadline/internal/app"
+	"github.com/threadline/threadline/internal/config"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) records() []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestRequestIDFollowsTheMessage: the id of the webhook request that
+// brought a customer message is on the log line of the job that shows it in
+// Slack (here a failed first attempt), with the conversation; and delivery
+// outcomes are counted by destination.
+func TestRequestIDFollowsTheMessage(t *testing.T) {
+	tg := telegramtest.New(telegramtest.Options{})
+	defer tg.Close()
+	sl := slacktest.New(slacktest.Options{})
+	defer sl.Close()
+	sl.Inject(slacktest.Fault{Method: "chat.postMessage", Count: 1, Code: 500})
+	env := map[string]string{
+		"THREADLINE_DATA_DIR": t.TempDir(), "THREADLINE_LOG_FORMAT": "json",
+		"THREADLINE_TELEGRAM_BOT_TOKEN": tg.Token(), "THREADLINE_TELEGRAM_API_URL": tg.URL(),
+		"THREADLINE_TELEGRAM_MODE": "webhook", "THREADLINE_TELEGRAM_WEBHOOK_SECRET": "tg-secret",
+		"THREADLINE_SLACK_BOT_TOKEN": sl.Token(), "THREADLINE_SLACK_SIGNING_SECRET": "sign",
+		"THREADLINE_SLACK_CHANNEL": "C0INBOX", "THREADLINE_SLACK_API_URL": sl.URL(),
+	}
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx, ln) }()
+	defer func() { stop(); <-done }()
+	base := "http://" + ln.Addr().String()
+
+	update := `{"update_id":1,"message":{"message_id":5,"date":1700000000,"text":"where is my order?",
+		"from":{"id":77,"is_bot":false,"first_name":"Ada"},"chat":{"id":77,"type":"private"}}}`
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/webhooks/telegram", strings.NewReader(update))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(telegram.SecretHeader, "tg-secret")
+	req.Header.Set("X-Request-Id", "req-follow-1")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("webhook: %d", res.StatusCode)
+	}
+	// The first post fails (500), the retry lands.
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool { return len(s.Messages("C0INBOX")) > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	var failed map[string]any
+	for _, r := range logs.records() {
+		if r["msg"] == "delivery attempt failed" {
+			failed = r
+		}
+	}
+	if failed == nil || failed["request_id"] != "req-follow-1" || failed["conversation_id"] == nil || failed["target"] != "chat:slack" {
+		t.Errorf("failed attempt logged as %v, want request_id req-follow-1 and the conversation", failed)
+	}
+	// The delivered outcome is recorded just after the post lands.
+	wants := []string{
+		`threadline_deliveries_by_destination_total{destination="slack",outcome="retry"} 1`,
+		`threadline_deliveries_by_destination_total{destination="slack",outcome="delivered"} 1`,
+	}
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		res, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(body), wants[0]) && strings.Contains(string(body), wants[1]) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+	for _, want := range wants {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
