@@ -97,6 +97,7 @@ type Demo struct {
 	app    *app.App
 	ln     net.Listener
 	teams  *teamsDemo // set with Options.Surface "teams"
+	meta   *metaDemo  // Messenger and Instagram customers
 
 	mu        sync.Mutex
 	customers []*customer
@@ -163,6 +164,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, o Optio
 	if o.Surface == "teams" {
 		d.teams = newTeamsDemo(&cfg)
 	}
+	d.meta = newMetaDemo(&cfg)
 	d.app, err = app.New(ctx, cfg, log, app.Options{Mount: d.routes})
 	if err != nil {
 		d.closeEmulators()
@@ -181,6 +183,7 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, o Optio
 	}
 	res.Body.Close()
 	d.client = &slacktest.Client{BaseURL: base, SigningSecret: signing}
+	d.meta.base = base
 	for _, name := range []string{"Alice Doe", "Bruno Diaz"} {
 		d.addCustomer(name)
 	}
@@ -201,6 +204,7 @@ func (d *Demo) URL() string {
 // Run serves until ctx ends.
 func (d *Demo) Run(ctx context.Context) error {
 	defer d.closeEmulators()
+	go d.meta.subscribeWhenServing(ctx, d.log)
 	return d.app.Run(ctx, d.ln)
 }
 
@@ -209,6 +213,9 @@ func (d *Demo) closeEmulators() {
 	d.sl.Close()
 	if d.teams != nil {
 		d.teams.em.Close()
+	}
+	if d.meta != nil {
+		d.meta.em.Close()
 	}
 	if d.dir != "" {
 		_ = os.RemoveAll(d.dir) // a demo starts fresh every time
@@ -236,6 +243,7 @@ func (d *Demo) routes(r chi.Router) {
 	r.Post("/demo/api/slack/click", d.click)
 	r.Post("/demo/api/slack/reply", d.reply)
 	d.teamsRoutes(r)
+	d.metaRoutes(r)
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -296,6 +304,7 @@ func (d *Demo) state(w http.ResponseWriter, _ *http.Request) {
 		"ephemeral":     append([]slacktest.Ephemeral{}, d.sl.Ephemerals()...),
 		"surface":       d.surface(),
 		"teams":         d.teamsState(),
+		"meta":          d.metaState(),
 	})
 }
 

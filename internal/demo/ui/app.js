@@ -159,6 +159,7 @@ async function refresh() {
   const typing = a && a.tagName === "INPUT" && a.value !== "" && a.closest(".thread form");
   state = await api("/demo/api/state");
   renderTelegram();
+  if (typeof renderMeta === "function") renderMeta(state.meta);
   if (state.surface === "teams") {
     $("slack").hidden = true;
     $("teams").hidden = false;
