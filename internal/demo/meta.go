@@ -29,7 +29,7 @@ const (
 type metaDemo struct {
 	em     *metatest.Server
 	verify string
-	base   string // Threadline's address
+	base   string        // Threadline's address
 	ready  chan struct{} // closed once the webhook is subscribed
 
 	mu        sync.Mutex

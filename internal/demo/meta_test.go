@@ -22,7 +22,7 @@ type metaState struct {
 	}
 	Channel struct {
 		Threads []struct {
-			Parent struct{ Channel, TS, Text string }
+			Parent  struct{ Channel, TS, Text string }
 			Replies []struct{ Text string }
 		}
 	}
