@@ -48,6 +48,11 @@ func Cases() []Case {
 				Tags: []string{"refund", "vip"}, Team: "billing", Escalation: bridge.EscalateCritical, SnoozedUntil: &snoozed, UpdatedAt: snoozed.Add(-time.Hour)},
 			Customer: bridge.Identity{Name: "Eve"}, FirstMessage: "Someone took over my account",
 		}},
+		// A public comment: the card offers moderation.
+		{"card_comment", bridge.Card{
+			Conversation: bridge.Conversation{Number: 1047, Platform: bridge.PlatformFacebook, Source: bridge.SourceComment, Status: bridge.StatusOpen, Priority: bridge.P3},
+			Customer:     bridge.Identity{Name: "Gus"}, FirstMessage: "Worst service ever",
+		}},
 		{"card_markup", bridge.Card{
 			Conversation: bridge.Conversation{Number: 1045, Platform: bridge.PlatformMessenger, Status: bridge.StatusOpen, Priority: bridge.P2},
 			Customer:     bridge.Identity{Name: "<at>Eve</at> **bold**", Handle: "eve"},

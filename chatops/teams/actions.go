@@ -187,17 +187,32 @@ func (h *Handler) actor(ctx context.Context, a Activity) bridge.Actor {
 	return actor
 }
 
-var cardVerbs = map[string]bridge.Verb{VerbClaim: bridge.VerbClaim, VerbResolve: bridge.VerbResolve, VerbReopen: bridge.VerbReopen}
+var cardVerbs = map[string]bridge.Verb{
+	VerbClaim: bridge.VerbClaim, VerbResolve: bridge.VerbResolve, VerbReopen: bridge.VerbReopen,
+	VerbHide: bridge.VerbHide, VerbUnhide: bridge.VerbUnhide, VerbDelete: bridge.VerbDelete,
+}
 
-// buttonCommand reads a card button's data.
+// buttonCommand reads a card button's data: a verb of the card, or the
+// More… choice, which is a command in the grammar naming the card's
+// conversation.
 func buttonCommand(d ActionData) (bridge.Command, error) {
-	verb, ok := cardVerbs[d.Verb]
-	if !ok {
-		return bridge.Command{}, fmt.Errorf("%w: unknown card action %q", bridge.ErrInvalidInput, truncate(d.Verb, 40))
-	}
 	n, err := bridge.ParseConversationNumber(d.Conversation)
 	if err != nil {
 		return bridge.Command{}, err
+	}
+	if d.Verb == VerbMore {
+		cmd, err := bridge.ParseCommand(d.Command)
+		if err != nil {
+			return bridge.Command{}, err
+		}
+		if spec, _ := cmd.Verb.Spec(); spec.Conversation && cmd.Conversation.Number != n {
+			return bridge.Command{}, fmt.Errorf("%w: the choice is not for %s", bridge.ErrInvalidInput, n)
+		}
+		return cmd, nil
+	}
+	verb, ok := cardVerbs[d.Verb]
+	if !ok {
+		return bridge.Command{}, fmt.Errorf("%w: unknown card action %q", bridge.ErrInvalidInput, truncate(d.Verb, 40))
 	}
 	return bridge.Command{Verb: verb, Conversation: bridge.ConversationRef{Number: n}}, nil
 }
@@ -239,7 +254,7 @@ func (h *Handler) handleExecute(ctx context.Context, act Activity) (string, int,
 	}
 	cmd, err := buttonCommand(v.Action.Data)
 	if err != nil {
-		return "bad_request", http.StatusOK, invokeResponse(invokeError, map[string]string{"code": "BadRequest", "message": err.Error()})
+		return "bad_request", http.StatusOK, invokeResponse(invokeMessage, explain(err))
 	}
 	res, err := h.opts.Bridge.Dispatch(ctx, bridge.DeliveryKey{Source: "teams_action", ID: act.Conversation.ID + "/" + act.ID}, h.actor(ctx, act), cmd)
 	if userFault(err) {
@@ -248,6 +263,11 @@ func (h *Handler) handleExecute(ctx context.Context, act Activity) (string, int,
 	if err != nil {
 		h.log.Error("teams action: bridge", "verb", cmd.Verb, "err", err)
 		return "error", http.StatusInternalServerError, nil
+	}
+	switch cmd.Verb {
+	case bridge.VerbHistory, bridge.VerbAudit:
+		// A list is for the one who asked; the card stays as it is.
+		return string(cmd.Verb), http.StatusOK, invokeResponse(invokeMessage, answerText(cmd, res))
 	}
 	if res.Attention && res.Text != "" {
 		h.tell(act, res.Text)

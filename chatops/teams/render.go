@@ -17,6 +17,11 @@ const (
 	VerbClaim   = "claim"
 	VerbResolve = "resolve"
 	VerbReopen  = "reopen"
+	VerbHide    = "hide"
+	VerbUnhide  = "unhide"
+	VerbDelete  = "delete"
+	// VerbMore applies the command picked in the card's More… list.
+	VerbMore = "more"
 )
 
 var statusLabels = map[bridge.Status]string{
@@ -115,6 +120,14 @@ func RenderCard(c bridge.Card) AdaptiveCard {
 	default:
 		actions = append(actions, action(VerbReopen, "Reopen", number, ""))
 	}
+	if conv.Source == bridge.SourceComment {
+		actions = append(actions, action(VerbHide, "Hide comment", number, ""), action(VerbUnhide, "Unhide", number, ""),
+			// Adaptive Cards have no confirm dialog: deleting takes a second press.
+			showCard("Delete comment…", []any{
+				map[string]any{"type": "TextBlock", "wrap": true, "text": "The comment is removed from the post for everyone. This cannot be undone."},
+			}, []any{action(VerbDelete, "Delete", number, "destructive")}))
+	}
+	actions = append(actions, moreActions(c, number))
 	return AdaptiveCard{
 		"type":    "AdaptiveCard",
 		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -181,11 +194,54 @@ func fact(title, value string) map[string]any {
 	return map[string]any{"title": title, "value": value}
 }
 
+// moreActions is the card's "More…": the commands its state allows, as in
+// Slack's More menu, picked from a list and applied with one Action.Execute.
+func moreActions(c bridge.Card, n string) map[string]any {
+	conv := c.Conversation
+	var choices []any
+	opt := func(title, command string) {
+		choices = append(choices, map[string]any{"title": title, "value": command})
+	}
+	switch conv.Status {
+	case bridge.StatusOpen, bridge.StatusPending:
+		if conv.Status == bridge.StatusOpen || conv.SnoozedUntil != nil {
+			opt("Waiting on customer", "pending "+n)
+		}
+		opt("Snooze 1 hour", "snooze "+n+" 1h")
+		opt("Snooze 1 day", "snooze "+n+" 1d")
+		opt("Escalate to a supervisor", "escalate "+n+" supervisor")
+		opt("Escalate to a manager", "escalate "+n+" manager")
+		opt("Escalate: critical", "escalate "+n+" critical")
+		for p := bridge.P1; p <= bridge.P4; p++ {
+			if p != conv.Priority {
+				opt("Priority "+p.String(), "priority "+n+" "+strings.ToLower(p.String()))
+			}
+		}
+		if c.Assignee != nil {
+			opt("Unassign", "unassign "+n)
+		}
+	}
+	opt("Customer history", "history "+n)
+	opt("Audit trail", "audit "+n)
+	return showCard("More…", []any{
+		map[string]any{"type": "Input.ChoiceSet", "id": "command", "style": "compact", "value": choices[0].(map[string]any)["value"], "choices": choices},
+	}, []any{action(VerbMore, "Apply", n, "")})
+}
+
+func showCard(title string, body, actions []any) map[string]any {
+	return map[string]any{"type": "Action.ShowCard", "title": title, "card": map[string]any{
+		"type": "AdaptiveCard", "body": body, "actions": actions,
+	}}
+}
+
 // ActionData is what a card button sends back, in an Action.Execute's data
 // and an Action.Submit's value alike.
 type ActionData struct {
 	Verb         string `json:"verb"`
 	Conversation string `json:"conversation"`
+	// Command is the More… choice (an input of the card, merged into the
+	// data by Teams).
+	Command string `json:"command,omitempty"`
 }
 
 // action is an Action.Execute (Universal Actions: Teams answers with the

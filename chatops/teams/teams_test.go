@@ -680,3 +680,45 @@ func TestOnlyTeamsActivitiesAct(t *testing.T) {
 		t.Errorf("customer got %+v", sent)
 	}
 }
+
+// TestMoreMenu: the card's More… list applies a command of the grammar
+// through the same Action.Execute path; a choice for another conversation
+// is refused.
+func TestMoreMenu(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	r := newRig(t, em, open.SQLite(t, sqlite.Options{}), em.ServiceURL())
+	r.customer("Hello")
+	root := r.root()
+	n := strings.TrimPrefix(cardFacts(t, root)["Conversation"], "#")
+	press := func(command string) (string, json.RawMessage) {
+		t.Helper()
+		code, body, err := em.PressButton(r.ctx, r.botURL, root.ConversationID, root.ID, annT, "more", map[string]string{"verb": "more", "conversation": n, "command": command})
+		if err != nil || code != 200 {
+			t.Fatalf("more %q: %d %s %v", command, code, body, err)
+		}
+		var res struct {
+			Type  string          `json:"type"`
+			Value json.RawMessage `json:"value"`
+		}
+		if err := json.Unmarshal(body, &res); err != nil {
+			t.Fatal(err)
+		}
+		return res.Type, res.Value
+	}
+	if typ, _ := press("priority " + n + " p1"); typ != "application/vnd.microsoft.card.adaptive" {
+		t.Fatalf("priority answered %s", typ)
+	}
+	if got := cardFacts(t, em.Roots()[0])["Priority"]; got != "P1" {
+		t.Errorf("card priority %q after the More choice", got)
+	}
+	if typ, v := press("priority 999999 p4"); typ != "application/vnd.microsoft.activity.message" || !strings.Contains(string(v), "not for") {
+		t.Errorf("a choice for another conversation: %s %s", typ, v)
+	}
+	if typ, v := press("history " + n); typ != "application/vnd.microsoft.activity.message" || len(v) < 3 {
+		t.Errorf("history answered %s %s", typ, v)
+	}
+	if got := cardFacts(t, em.Roots()[0])["Priority"]; got != "P1" {
+		t.Errorf("a refused or read-only choice changed the card: priority %q", got)
+	}
+}

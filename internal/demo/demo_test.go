@@ -302,6 +302,11 @@ func TestDemoTeamsInBrowser(t *testing.T) {
 		{"agent sends", chromedp.Click(chromedp.CSS(`#teams .thread form button`))},
 		{"customer sees reply", poll(`document.querySelector('#chat').innerText.includes('A replacement ships today')`)},
 		{"delivered mark", poll(`document.querySelector('#teams .thread .replies').innerText.includes('Delivered')`)},
+		// More…: pick a priority from the list and apply it.
+		{"open more", chromedp.Click(chromedp.CSS(`#teams .thread .actions button:last-child`))},
+		{"pick priority", poll(`(() => { const s = document.querySelector('#teams .thread select[data-input="command"]'); if (!s) return false; s.value = [...s.options].find((o) => o.textContent === 'Priority P1').value; s.dispatchEvent(new Event('change')); return true })()`)},
+		{"apply", chromedp.Click(chromedp.CSS(`#teams .thread button[data-verb="more"]`))},
+		{"card shows priority", poll(`document.querySelector('#teams .thread .parent').innerText.includes('Priority: P1')`)},
 	}
 	for _, step := range steps {
 		if err := chromedp.Do(ctx, step.act); err != nil {

@@ -27,7 +27,10 @@ function teamsText(xml) {
 // Adaptive Card markdown as Teams shows it: backslash escapes removed.
 function unmark(s) { return (s || "").replace(/\\(.)/g, "$1").replace(/&lt;/g, "<").replace(/&gt;/g, ">"); }
 
-function teamsCard(card, onAction) {
+// Open "…" cards and their choices survive the page's re-rendering.
+const teamsOpen = {};
+
+function teamsCard(card, onAction, key) {
   const box = teamsEl("div", { className: "parent teams-card" });
   const walk = (items, into) => {
     for (const b of items || []) {
@@ -47,13 +50,58 @@ function teamsCard(card, onAction) {
   };
   walk((card && card.body) || [], box);
   const row = teamsEl("div", { className: "actions" });
+  const shown = teamsEl("div", { className: "block", hidden: true });
   for (const a of (card && card.actions) || []) {
-    const btn = teamsEl("button", { type: "button", className: a.style === "positive" ? "primary" : "", textContent: a.title });
-    btn.dataset.verb = a.verb;
-    btn.onclick = () => onAction(a);
+    const btn = teamsEl("button", { type: "button", className: a.style === "positive" ? "primary" : a.style === "destructive" ? "danger" : "", textContent: a.title });
+    if (a.type === "Action.ShowCard") {
+      // The inner card: text, a choice list, and its own buttons, which
+      // send the choice with their data as Teams merges inputs.
+      const open = () => {
+        const state = teamsOpen[key] || (teamsOpen[key] = { title: a.title, values: {} });
+        const inputs = {};
+        const inner = teamsEl("div", {});
+        for (const b of (a.card && a.card.body) || []) {
+          if (b.type === "TextBlock") inner.append(teamsEl("div", { textContent: b.text }));
+          if (b.type === "Input.ChoiceSet") {
+            const sel = teamsEl("select", {}, ...(b.choices || []).map((c) => teamsEl("option", { value: c.value, textContent: c.title })));
+            sel.value = state.values[b.id] || b.value || "";
+            sel.onchange = () => { state.values[b.id] = sel.value; };
+            sel.dataset.input = b.id;
+            inputs[b.id] = sel;
+            inner.append(sel);
+          }
+        }
+        for (const x of (a.card && a.card.actions) || []) {
+          const ib = teamsEl("button", { type: "button", className: x.style === "destructive" ? "danger" : "", textContent: x.title });
+          ib.dataset.verb = x.verb;
+          ib.onclick = () => {
+            const data = { ...(x.data || {}) };
+            for (const [id, el] of Object.entries(inputs)) data[id] = el.value;
+            delete teamsOpen[key];
+            onAction({ ...x, data });
+          };
+          inner.append(ib);
+        }
+        shown.replaceChildren(inner);
+        shown.hidden = false;
+      };
+      btn.onclick = () => {
+        if (teamsOpen[key] && teamsOpen[key].title === a.title) {
+          delete teamsOpen[key];
+          shown.hidden = true;
+          return;
+        }
+        delete teamsOpen[key];
+        open();
+      };
+      if (teamsOpen[key] && teamsOpen[key].title === a.title) open();
+    } else {
+      btn.dataset.verb = a.verb;
+      btn.onclick = () => onAction(a);
+    }
     row.append(btn);
   }
-  box.append(row);
+  box.append(row, shown);
   return box;
 }
 
@@ -72,7 +120,7 @@ function renderTeams(teams, api, refresh, report) {
     }).then((res) => {
       if (res.message) { notice.textContent = "Only you see this: " + res.message; notice.hidden = false; }
       return refresh();
-    }).catch(report)));
+    }).catch(report), t.root.conversation_id));
     th.append(notice);
     const replies = teamsEl("div", { className: "replies" });
     for (const r of t.replies || []) {
