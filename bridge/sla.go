@@ -123,6 +123,10 @@ type SLAPolicy struct {
 	WarnAt float64
 	// Hours is the business-hours calendar; nil counts around the clock in UTC.
 	Hours *businesshours.Schedule
+	// EscalateOnBreach, when set, escalates a conversation at its first
+	// breach as the escalate command would (raised priority, handed to the
+	// least busy available supervisor or manager).
+	EscalateOnBreach EscalationLevel
 }
 
 func (p *SLAPolicy) targets(k SLAClockKind) SLATargets {
@@ -490,6 +494,7 @@ func (b *Bridge) checkConversation(ctx context.Context, tx Tx, id ConversationID
 		return res, err
 	}
 	breached := false
+	var breaches []string
 	for _, k := range SLAClockKinds {
 		c := cs.byKey[k]
 		if c == nil || c.NextCheckAt == nil || c.NextCheckAt.After(now) {
@@ -508,6 +513,7 @@ func (b *Bridge) checkConversation(ctx context.Context, tx Tx, id ConversationID
 				c.WarnedAt = &now
 			}
 			breached = true
+			breaches = append(breaches, strings.ToLower(k.Label()))
 		case c.WarnAt != nil && !c.WarnAt.After(now) && c.WarnedAt == nil:
 			kind, c.WarnedAt = SLAWarning, &now
 		default:
@@ -534,13 +540,16 @@ func (b *Bridge) checkConversation(ctx context.Context, tx Tx, id ConversationID
 	if err := cs.save(ctx, tx); err != nil {
 		return res, err
 	}
-	if breached {
-		// The card shows the breach marker.
-		if err := b.saveChange(ctx, tx, 0, "sla_breached", conv, conv, now); err != nil {
-			return res, err
-		}
+	if !breached {
+		return res, nil
 	}
-	return res, nil
+	if level := b.opts.SLA.EscalateOnBreach; level != "" && conv.Escalation == "" && isActive(conv.Status) {
+		o := &op{tx: tx, agent: Agent{Name: "Threadline (SLA)"}, conv: conv, before: conv, now: now,
+			cmd: Command{Verb: VerbEscalate, Level: level, Text: strings.Join(breaches, " and ") + " SLA breached"}}
+		return res, b.doEscalate(ctx, o) // saves the change: the card shows the breach marker
+	}
+	// The card shows the breach marker.
+	return res, b.saveChange(ctx, tx, 0, "sla_breached", conv, conv, now)
 }
 
 // Delivery kinds of SLA alerts outside the conversation's thread.

@@ -415,3 +415,51 @@ func TestSLAClockSurvivesRestart(t *testing.T) {
 		})
 	}
 }
+
+func TestSLABreachEscalatesOnce(t *testing.T) {
+	p := testPolicy(t)
+	p.EscalateOnBreach = bridge.EscalateSupervisor
+	h, _ := newSLAHarness(t, p)
+	var sue bridge.Agent
+	if err := h.store.InTx(h.ctx, func(ctx context.Context, tx bridge.Tx) error {
+		var err error
+		sue, err = tx.CreateAgent(ctx, bridge.CreateAgentParams{Name: "Sue", Role: bridge.RoleSupervisor, Capacity: 10, Available: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res := h.ingest(h.customer("c1", "1", "hello"))
+	h.clock.Advance(40 * time.Minute) // P3 first response breached
+	if r := h.checkSLA(); r.Breaches != 1 {
+		t.Fatalf("check: %+v", r)
+	}
+	c := h.conv(res.ConversationID)
+	if c.Escalation != bridge.EscalateSupervisor || c.Priority != bridge.P2 || c.AssigneeID != sue.ID {
+		t.Fatalf("after the breach: escalation %q priority %s assignee %d", c.Escalation, c.Priority, c.AssigneeID)
+	}
+	// P2 targets now apply; the next breach (resolution) alerts but does
+	// not escalate again.
+	h.clock.Advance(3 * time.Hour)
+	if r := h.checkSLA(); r.Breaches != 1 {
+		t.Fatalf("second check: %+v", r)
+	}
+	var escalations int
+	if err := h.store.InTx(h.ctx, func(ctx context.Context, tx bridge.Tx) error {
+		entries, err := tx.ListAudit(ctx, res.ConversationID)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Action, "escalated_") {
+				escalations++
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if escalations != 1 {
+		t.Fatalf("escalations: %d", escalations)
+	}
+	h.drain(res.ConversationID)
+	if n := h.notices("Escalated (supervisor, P2) by Threadline (SLA), now with Sue: first response SLA breached"); len(n) != 1 {
+		t.Fatalf("escalation notice: %v", h.surface.entries())
+	}
+}

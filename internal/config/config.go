@@ -104,6 +104,8 @@ type SLA struct {
 	AlertChannel string
 	// CheckInterval is how often each replica looks for deadlines due.
 	CheckInterval time.Duration
+	// EscalateOnBreach is empty (off) or an escalation level.
+	EscalateOnBreach bridge.EscalationLevel
 	// Survey sends a satisfaction survey on resolve, asking Question.
 	Survey   bool
 	Question string
@@ -119,7 +121,8 @@ func (s SLA) CSAT() *bridge.CSATOptions {
 
 // Policy is the bridge's SLA policy.
 func (s SLA) Policy() *bridge.SLAPolicy {
-	return &bridge.SLAPolicy{FirstResponse: s.FirstResponse, NextResponse: s.NextResponse, Resolution: s.Resolution, WarnAt: s.WarnAt, Hours: s.Hours}
+	return &bridge.SLAPolicy{FirstResponse: s.FirstResponse, NextResponse: s.NextResponse, Resolution: s.Resolution, WarnAt: s.WarnAt, Hours: s.Hours,
+		EscalateOnBreach: s.EscalateOnBreach}
 }
 
 // Roles lists chat user ids or user group ids per role (Slack U.../S...,
@@ -511,6 +514,17 @@ func Keys() []Key {
 			duration(func(c *Config) *time.Duration { return &c.SLA.CheckInterval })},
 		{"THREADLINE_SLACK_ESCALATION_CHANNEL", "", false, "Channel id (C...) where critical escalations raise an alert with a link to the thread; empty: the alert stays in the thread.",
 			str(func(c *Config) *string { return &c.Slack.EscalationChannel }, nil)},
+		{"THREADLINE_SLA_ESCALATE_ON_BREACH", "off", false, "off, supervisor, manager or critical: a conversation's first SLA breach escalates it as /threadline escalate would (higher priority, handed to the least busy available supervisor or manager).",
+			func(c *Config, v string) error {
+				if err := oneOf("off", "supervisor", "manager", "critical")(v); err != nil {
+					return err
+				}
+				c.SLA.EscalateOnBreach = ""
+				if v != "off" {
+					c.SLA.EscalateOnBreach = bridge.EscalationLevel(v)
+				}
+				return nil
+			}},
 		{"THREADLINE_CSAT_SURVEY", "off", false, "on: when a conversation is first resolved, the customer gets a one-question satisfaction survey with 1-5 buttons (Telegram); answers never reopen it.",
 			func(c *Config, v string) error {
 				if err := oneOf("on", "off")(v); err != nil {

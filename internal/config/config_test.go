@@ -82,6 +82,8 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{[]string{"THREADLINE_SLA_TIMEZONE", "Mars/Olympus"}, "THREADLINE_SLA_TIMEZONE", "IANA", ""},
 		{[]string{"THREADLINE_SLA_BUSINESS_HOURS", "weekdays 9-5"}, "THREADLINE_SLA_BUSINESS_HOURS", "unknown day", ""},
 		{[]string{"THREADLINE_SLA_HOLIDAYS", "25.12.2026"}, "THREADLINE_SLA_HOLIDAYS", "YYYY-MM-DD", ""},
+		{[]string{"THREADLINE_SLA_ESCALATE_ON_BREACH", "boss"}, "THREADLINE_SLA_ESCALATE_ON_BREACH", "off, supervisor, manager, critical", ""},
+		{[]string{"THREADLINE_CSAT_SURVEY", "yes"}, "THREADLINE_CSAT_SURVEY", "on, off", ""},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.env, "="), func(t *testing.T) {
@@ -148,7 +150,7 @@ func TestSLASettings(t *testing.T) {
 	if d, _ := c.SLA.Resolution.For(bridge.P3, bridge.PlatformTelegram, bridge.SourceDM); d != 24*time.Hour {
 		t.Errorf("default P3 resolution: %s", d)
 	}
-	if !c.SLA.Hours.IsAlways() || c.SLA.WarnAt != 0.75 || c.SLA.CheckInterval != 5*time.Second {
+	if !c.SLA.Hours.IsAlways() || c.SLA.WarnAt != 0.75 || c.SLA.CheckInterval != 5*time.Second || c.SLA.EscalateOnBreach != "" || c.SLA.CSAT() != nil {
 		t.Errorf("defaults: %+v", c.SLA)
 	}
 	path := filepath.Join(t.TempDir(), "threadline.yaml")
