@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/threadline/threadline/internal/bench"
@@ -38,8 +39,20 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	floodMessages := fs.Int("flood-messages", 3, "with --spike: messages per flood conversation")
 	urgent := fs.Int("urgent", 5, "with --spike: P1 conversations arriving mid-flood")
 	postInterval := fs.Duration("post-interval", time.Second, "with --spike: the channel's post budget (Slack's is about one a second); smaller compresses the run")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (the server runs in this process, except with --chaos) to this file, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *spike {
 		rep, err := bench.Spike(ctx, bench.SpikeOptions{DatabaseURL: o.DatabaseURL, Flood: *flood, Messages: *floodMessages, Urgent: *urgent,

@@ -87,17 +87,30 @@ func TestNoPublicURL(t *testing.T) {
 	if sent[0].Text != "Refunded today." {
 		t.Errorf("customer got %q", sent[0].Text)
 	}
-	res, err := http.Get("http://" + ln.Addr().String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	for _, want := range []string{
+	wants := []string{
 		`threadline_deliveries_total{outcome="delivered",target="chat:slack"}`,
 		`threadline_delivery_latency_seconds_count{target="chat:slack"}`,
 		`threadline_webhooks_total{outcome="reply",source="slack_events"} 1`,
-	} {
+	}
+	// The event's outcome is counted once its handler returns, which may be
+	// after the reply already reached Telegram: poll with a deadline.
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		res, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		all := true
+		for _, w := range wants {
+			all = all && strings.Contains(string(body), w)
+		}
+		if all || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, want := range wants {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
