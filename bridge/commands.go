@@ -168,6 +168,7 @@ var agentVerbs = map[Verb]verbFunc{
 	VerbAway:  (*Bridge).doAway,
 	VerbBack:  (*Bridge).doBack,
 	VerbHelp:  (*Bridge).doHelp,
+	VerbMacro: (*Bridge).doMacro,
 }
 
 // readOnly verbs change nothing, so a redelivered request is answered again

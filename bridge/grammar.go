@@ -66,6 +66,7 @@ const (
 	VerbAway    Verb = "away"
 	VerbBack    Verb = "back"
 	VerbHelp    Verb = "help"
+	VerbMacro   Verb = "macro"
 )
 
 // VerbSpec documents one verb: the help text and the README table come from
@@ -106,6 +107,7 @@ var Verbs = []VerbSpec{
 	{VerbQueue, "", "unassigned conversations, most urgent first", false, RoleAgent},
 	{VerbAway, "", "stop receiving assignments and escalations", false, RoleAgent},
 	{VerbBack, "", "receive assignments and escalations again", false, RoleAgent},
+	{VerbMacro, "add|edit name [lang=en] [intent=refund] text | list | delete name", "canned replies offered in the reply form; add, edit and delete are for supervisors, managers and admins. Text may hold {customer.name} {agent.name} {platform} {conversation.id}", false, RoleAgent},
 	{VerbHelp, "[verb]", "this help", false, RoleAgent},
 }
 
@@ -222,6 +224,8 @@ type Command struct {
 	Text string
 	// HelpVerb is the verb help was asked about.
 	HelpVerb Verb
+	// Macro is what macro does; Text is the macro's text.
+	Macro MacroArgs
 
 	// The fields below are set by surfaces, never by the parser.
 
@@ -376,6 +380,46 @@ func ParseCommandWith(syn Syntax, text string) (Command, error) {
 			return fail("%v", err)
 		}
 		cmd.Duration = d
+	case VerbMacro:
+		action := MacroAction(strings.ToLower(p.next()))
+		cmd.Macro.Action = action
+		switch action {
+		case MacroList:
+		case MacroAdd, MacroEdit, MacroDelete:
+			name := strings.ToLower(p.next())
+			if !validTag(name) {
+				return fail("Name the macro with letters, digits, - and _ (up to %d)", MaxTagLength)
+			}
+			cmd.Macro.Name = name
+			if action == MacroDelete {
+				break
+			}
+			for {
+				tok := p.peek()
+				k, v, ok := strings.Cut(tok, "=")
+				if !ok || (k != "lang" && k != "intent") {
+					break
+				}
+				p.next()
+				if k == "lang" {
+					cmd.Macro.Language = strings.ToLower(v)
+					continue
+				}
+				for _, i := range strings.Split(v, ",") {
+					in := Intent(strings.ToLower(i))
+					if !slices.Contains(Intents, in) {
+						return fail("%q is not an intent (%s)", truncateRunes(i, 40), intentList())
+					}
+					cmd.Macro.Intents = append(cmd.Macro.Intents, in)
+				}
+			}
+			cmd.Text = p.text()
+			if cmd.Text == "" {
+				return fail("Write the macro's text")
+			}
+		default:
+			return fail("Say add, edit, list or delete")
+		}
 	case VerbHelp:
 		if w := strings.ToLower(p.next()); w != "" {
 			v := Verb(w)

@@ -171,6 +171,13 @@ type WorkTx interface {
 	ListLeases(ctx context.Context, prefix string, now time.Time) ([]Lease, error)
 	// ReleaseLeasesNamed frees a named lease whoever holds it.
 	ReleaseLeasesNamed(ctx context.Context, name string) error
+	// ListCursors returns the cursors whose name starts with prefix, by name.
+	ListCursors(ctx context.Context, prefix string) ([]Cursor, error)
+}
+
+// Cursor is a named value as stored.
+type Cursor struct {
+	Name, Value string
 }
 
 // Lease is a named lease as stored.

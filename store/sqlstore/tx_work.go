@@ -157,3 +157,21 @@ func (t *Tx) ReleaseLeasesNamed(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+func (t *Tx) ListCursors(ctx context.Context, prefix string) ([]bridge.Cursor, error) {
+	rows, err := t.ex.Query(ctx, `SELECT name, value FROM cursors
+		WHERE substr(name, 1, length(CAST($1 AS text))) = CAST($1 AS text) ORDER BY name`, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list cursors: %w", err)
+	}
+	defer rows.Close()
+	var out []bridge.Cursor
+	for rows.Next() {
+		var c bridge.Cursor
+		if err := rows.Scan(&c.Name, &c.Value); err != nil {
+			return nil, fmt.Errorf("list cursors: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
