@@ -202,11 +202,11 @@ func intentList() string {
 // French): a word counts when it starts with a stem.
 var intentWords = map[Intent][]string{
 	IntentRefund:        {"refund", "money back", "reimburs", "chargeback", "charged twice", "rückerstatt", "erstatt", "geld zurück", "reembols", "devolución", "rembours"},
-	IntentOrderTracking: {"where is my", "tracking", "track", "shipped", "shipping", "delivery", "deliver", "arrive", "parcel", "package", "order", "lieferung", "paket", "sendung", "bestellung", "pedido", "envío", "colis", "livraison", "commande"},
+	IntentOrderTracking: {"where is my", "track", "shipped", "shipping", "deliver", "arrive", "parcel", "package", "order", "lieferung", "paket", "sendung", "bestellung", "pedido", "envío", "colis", "livraison", "commande"},
 	IntentProductIssue:  {"broken", "defect", "doesn't work", "does not work", "not working", "stopped working", "damaged", "faulty", "error", "bug", "kaputt", "defekt", "funktioniert nicht", "roto", "no funciona", "cassé", "ne marche pas"},
 	IntentCancellation:  {"cancel", "unsubscribe", "terminate", "stornier", "kündig", "cancelar", "annuler", "résilier"},
 	IntentComplaint:     {"terrible", "awful", "worst", "unacceptable", "disappointed", "angry", "ridiculous", "complain", "scam", "furious", "schlecht", "enttäuscht", "unverschämt", "terrible", "pésimo", "inaceptable", "nul", "inadmissible"},
-	IntentPraise:        {"thank", "thanks", "great", "awesome", "love", "excellent", "amazing", "perfect", "danke", "super", "toll", "gracias", "genial", "merci", "génial"},
+	IntentPraise:        {"thank", "great", "awesome", "love", "excellent", "amazing", "perfect", "danke", "super", "toll", "gracias", "genial", "merci", "génial"},
 }
 
 // DetectIntent picks the intent whose keywords a text mentions most; ties
