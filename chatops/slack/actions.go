@@ -89,6 +89,9 @@ func (h *Handler) handleBlockActions(ctx context.Context, cb slack.InteractionCa
 	actor := h.actor(ctx, cb.Team.ID, cb.User.ID, cb.User.Name)
 	outcome := "ignored"
 	for _, a := range cb.ActionCallback.BlockActions {
+		if a.ActionID == actionMacroPick && cb.View.ID != "" {
+			return h.handleMacroPick(ctx, cb, a)
+		}
 		text, ok := actionText(a)
 		if !ok {
 			continue

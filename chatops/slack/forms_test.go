@@ -69,7 +69,7 @@ func TestReplyFormShowsContextAndSends(t *testing.T) {
 	r.press("U0ANN", parent.TS, "threadline_reply", n)
 	v := r.openView("U0ANN", 1)
 	blocks := string(mustJSON(v.Blocks))
-	if v.CallbackID != "threadline_form_reply" || !strings.Contains(blocks, "My order 1234 never came") || !strings.Contains(blocks, "Canned replies") {
+	if v.CallbackID != "threadline_form_reply" || !strings.Contains(blocks, "My order 1234 never came") || !strings.Contains(blocks, "No canned replies yet") {
 		t.Fatalf("reply form %s: %s", v.CallbackID, blocks)
 	}
 	// Empty: refused under the input, the form stays open, nothing sent.
@@ -234,5 +234,56 @@ func TestNoteTransferEscalateForms(t *testing.T) {
 	r.waitCard(parent.TS, "Escalated (supervisor)")
 	if got := r.tg.Sent(alice.ID); len(got) != 0 {
 		t.Errorf("customer got %+v", got)
+	}
+}
+
+func TestCannedRepliesInTheReplyForm(t *testing.T) {
+	r := newRigWith(t, rigOptions{replyMode: tlslack.ReplyAuto, roles: tlslack.Roles{Supervisors: []string{"U0SUE"}}})
+	for _, cmd := range []string{
+		"macro add goodbye Anything else?",
+		"macro add tracking lang=en intent=order_tracking Hi {customer.name}, {conversation.id} ships today. {agent.name}",
+		"macro add refund lang=en intent=refund Your refund is on its way.",
+	} {
+		if got := r.command("U0SUE", cmd); !strings.Contains(got, "added") {
+			t.Fatalf("%s: %q", cmd, got)
+		}
+	}
+	if got := r.command("U0ANN", "macro add mine no"); !strings.Contains(got, "for supervisors, managers and admins") {
+		t.Errorf("an agent adds a macro: %q", got)
+	}
+	r.customer("Where is my parcel? The tracking shows nothing")
+	parent := r.parent()
+	n := number(parent)
+	r.press("U0ANN", parent.TS, "threadline_reply", n)
+	v := r.openView("U0ANN", 1)
+	blocks := string(mustJSON(v.Blocks))
+	first, second := strings.Index(blocks, `"value":"tracking"`), strings.Index(blocks, `"value":"refund"`)
+	if first < 0 || second < 0 || first > second || !strings.Contains(blocks, "order tracking, in en") {
+		t.Fatalf("canned replies not ranked for tracking: %s", blocks)
+	}
+	if code, err := r.client.PickInView(r.ctx, r.sl, r.sl.TeamID(), v.ID, "canned", "threadline_macro_pick", "tracking"); err != nil || code != 200 {
+		t.Fatalf("pick: %d %v", code, err)
+	}
+	want := "Hi Alice Doe, #" + n + " ships today. Ann"
+	r.waitSlack("macro in the reply box", func(s *slacktest.Server) bool {
+		for _, x := range s.Views("U0ANN") {
+			if x.ID == v.ID && x.State["reply_m_tracking"]["text"] == want {
+				return true
+			}
+		}
+		return false
+	})
+	if a := r.submit(v.ID, nil); a.ResponseAction != "" {
+		t.Fatalf("send: %+v", a)
+	}
+	sent, err := r.tg.WaitSent(r.ctx, alice.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent[0].Text != want {
+		t.Errorf("customer got %q, want %q", sent[0].Text, want)
+	}
+	if list := r.command("U0ANN", "macro list"); !strings.Contains(list, "3 macros.") {
+		t.Errorf("list: %q", list)
 	}
 }

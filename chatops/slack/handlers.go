@@ -26,6 +26,7 @@ type Bridge interface {
 	OpenDraft(ctx context.Context, actor bridge.Actor, conv bridge.ConversationID, viewRef string, seenSeq int64) ([]bridge.Draft, error)
 	CloseDraft(ctx context.Context, actor bridge.Actor, conv bridge.ConversationID) error
 	Drafts(ctx context.Context, conv bridge.ConversationID) ([]bridge.Draft, error)
+	SuggestMacros(ctx context.Context, rc bridge.ReplyContext, agentName string) ([]bridge.SuggestedMacro, bridge.Intent, string, error)
 	ConversationByChatThread(ctx context.Context, surface bridge.Surface, channel, threadRef string) (bridge.Conversation, error)
 }
 

@@ -42,7 +42,10 @@ const (
 	actionUser      = "user"
 	actionChannel   = "channel"
 	actionLevel     = "level"
-	cannedReplyNote = "Canned replies: none yet."
+	blockCanned     = "canned"
+	actionMacroPick = "threadline_macro_pick"
+	blockFromMacro  = "reply_m_" // + macro name: a new block id, so the macro is its initial value
+	maxMacroOptions = 50
 )
 
 // formVerbs open a form instead of acting at once.
@@ -151,6 +154,12 @@ func (h *Handler) warnCollisions(actor bridge.Actor, rc bridge.ReplyContext, met
 // sent since the form opened and asks to confirm.
 func (h *Handler) formView(ctx context.Context, verb bridge.Verb, rc bridge.ReplyContext, meta formMeta, actor bridge.Actor,
 	others []bridge.Draft, stale *staleForm) slack.ModalViewRequest {
+	return h.formViewWith(ctx, verb, rc, meta, actor, others, stale, nil)
+}
+
+// formViewWith is formView with a canned reply picked into the reply box.
+func (h *Handler) formViewWith(ctx context.Context, verb bridge.Verb, rc bridge.ReplyContext, meta formMeta, actor bridge.Actor,
+	others []bridge.Draft, stale *staleForm, picked *bridge.SuggestedMacro) slack.ModalViewRequest {
 	conv := rc.Conversation
 	md, _ := json.Marshal(meta)
 	who := rc.Customer.Name
@@ -186,8 +195,12 @@ func (h *Handler) formView(ctx context.Context, verb bridge.Verb, rc bridge.Repl
 			return v
 		}
 		blocks = append(blocks, recentBlocks(rc)...)
-		blocks = append(blocks, slack.NewContextBlock("canned", mrkdwn(cannedReplyNote)))
-		blocks = append(blocks, textInput(blockReply, "Reply to "+truncate(who, 60), "Goes to the customer on "+PlatformName(conv.Platform), "", true, false))
+		blocks = append(blocks, h.cannedBlocks(ctx, rc, actor)...)
+		block, initial := blockReply, ""
+		if picked != nil {
+			block, initial = blockFromMacro+picked.Name, picked.Expanded
+		}
+		blocks = append(blocks, textInput(block, "Reply to "+truncate(who, 60), "Goes to the customer on "+PlatformName(conv.Platform), initial, true, false))
 	case bridge.VerbNote:
 		v.Title, v.Submit = plain("Note "+conv.Number.String()), plain("Add note")
 		blocks = append(blocks, textInput(blockNote, "Internal note", "Never sent to the customer", "", true, false))
@@ -232,6 +245,70 @@ func recentBlocks(rc bridge.ReplyContext) []slack.Block {
 	return out
 }
 
+// cannedBlocks offer the macros, best match for the conversation first.
+func (h *Handler) cannedBlocks(ctx context.Context, rc bridge.ReplyContext, actor bridge.Actor) []slack.Block {
+	ms, intent, lang, err := h.opts.Bridge.SuggestMacros(ctx, rc, actor.Name)
+	if err != nil {
+		h.log.Warn("slack form: macros", "err", err)
+	}
+	if len(ms) == 0 {
+		return []slack.Block{slack.NewContextBlock(blockCanned, mrkdwn("No canned replies yet: supervisors add them with `/threadline macro add`."))}
+	}
+	var opts []*slack.OptionBlockObject
+	for i, m := range ms {
+		if i == maxMacroOptions {
+			break
+		}
+		label := m.Name
+		if m.Score >= 2 {
+			label = "★ " + label
+		}
+		opts = append(opts, slack.NewOptionBlockObject(m.Name, plain(truncate(label+": "+m.Expanded, 75)), nil))
+	}
+	about := "Canned replies"
+	if intent != "" || lang != "" {
+		about += fmt.Sprintf(" (the customer writes about %s, in %s)", strings.ReplaceAll(string(orAny(string(intent))), "_", " "), orAny(lang))
+	}
+	sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Insert a canned reply"), actionMacroPick, opts...)
+	return []slack.Block{slack.NewContextBlock("", mrkdwn(about)), slack.NewActionBlock(blockCanned, sel)}
+}
+
+func orAny(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
+}
+
+// handleMacroPick puts the chosen canned reply, expanded, into the reply
+// box of the open form (views.update).
+func (h *Handler) handleMacroPick(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) (string, error) {
+	var meta formMeta
+	if err := json.Unmarshal([]byte(cb.View.PrivateMetadata), &meta); err != nil || meta.Conv == 0 || h.opts.Views == nil {
+		return "bad_request", nil
+	}
+	actor := h.actor(ctx, cb.Team.ID, cb.User.ID, cb.User.Name)
+	rc, err := h.opts.Bridge.ReplyContextFor(ctx, bridge.SurfaceSlack, bridge.ConversationRef{ID: meta.Conv}, recentInForm)
+	if err != nil {
+		return "", err
+	}
+	ms, _, _, err := h.opts.Bridge.SuggestMacros(ctx, rc, actor.Name)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range ms {
+		if m.Name == a.SelectedOption.Value {
+			others, err := h.opts.Bridge.Drafts(ctx, meta.Conv)
+			if err != nil {
+				return "", err
+			}
+			view := h.formViewWith(ctx, bridge.VerbReply, rc, meta, actor, withoutUser(others, actor.UserID), nil, &m)
+			return "macro", h.opts.Views.UpdateView(ctx, cb.View.ID, view)
+		}
+	}
+	return "refused", nil
+}
+
 type staleForm struct {
 	replies []bridge.MessageView
 	draft   string
@@ -274,7 +351,13 @@ func (h *Handler) handleSubmission(ctx context.Context, cb slack.InteractionCall
 	var text, errBlock string
 	switch cb.View.CallbackID {
 	case formPrefix + string(bridge.VerbReply):
-		text, errBlock = fmt.Sprintf("reply %d %s", n, inputValue(cb, blockReply, actionInput)), blockReply
+		errBlock = blockReply
+		for b := range cb.View.State.Values {
+			if strings.HasPrefix(b, blockFromMacro) {
+				errBlock = b
+			}
+		}
+		text = fmt.Sprintf("reply %d %s", n, inputValue(cb, errBlock, actionInput))
 	case formConfirm:
 		text, errBlock = fmt.Sprintf("reply %d %s", n, inputValue(cb, blockConfirm, actionInput)), blockConfirm
 	case formPrefix + string(bridge.VerbNote):

@@ -564,14 +564,19 @@ func (s *Server) viewCall(w http.ResponseWriter, method string, args url.Values)
 	keep := map[string]map[string]string{}
 	for _, b := range v.Blocks {
 		var in struct {
+			Type    string `json:"type"`
 			BlockID string `json:"block_id"`
 			Element struct {
-				ActionID string `json:"action_id"`
+				ActionID     string `json:"action_id"`
+				InitialValue string `json:"initial_value"`
 			} `json:"element"`
 		}
 		_ = json.Unmarshal(b, &in)
 		if val, ok := view.State[in.BlockID][in.Element.ActionID]; ok {
 			keep[in.BlockID] = map[string]string{in.Element.ActionID: val}
+		} else if in.Type == "input" && in.Element.InitialValue != "" {
+			// Submitted as it is unless the user changes it.
+			keep[in.BlockID] = map[string]string{in.Element.ActionID: in.Element.InitialValue}
 		}
 	}
 	view.State = keep
@@ -906,6 +911,32 @@ func (c *Client) sendInteraction(ctx context.Context, payload []byte) (int, []by
 		return 0, nil, err
 	}
 	return res.StatusCode, b, nil
+}
+
+// PickInView is a choice in a static select inside an open modal
+// (block_actions with the view).
+func (c *Client) PickInView(ctx context.Context, sl *Server, teamID, viewID, blockID, actionID, value string) (int, error) {
+	var view *View
+	for _, v := range sl.Views("") {
+		if v.ID == viewID {
+			v := v
+			view = &v
+		}
+	}
+	if view == nil {
+		return 0, fmt.Errorf("slacktest: no view %s", viewID)
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "trigger_id": c.triggerID(view.User), "team": map[string]any{"id": teamID},
+		"user":      map[string]any{"id": view.User, "team_id": teamID},
+		"container": map[string]any{"type": "view", "view_id": view.ID},
+		"view": map[string]any{"id": view.ID, "hash": view.Hash, "type": "modal", "callback_id": view.CallbackID,
+			"private_metadata": view.Metadata},
+		"actions": []map[string]any{{"type": "static_select", "action_id": actionID, "block_id": blockID,
+			"selected_option": map[string]any{"value": value}, "action_ts": strconv.FormatInt(time.Now().Unix(), 10) + ".000004"}},
+	})
+	code, _, err := c.sendInteraction(ctx, payload)
+	return code, err
 }
 
 // Shortcut describes a message shortcut chosen on a message.
