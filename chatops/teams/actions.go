@@ -210,6 +210,13 @@ func buttonCommand(d ActionData) (bridge.Command, error) {
 		}
 		return cmd, nil
 	}
+	if d.Verb == VerbReply || d.Verb == VerbNote {
+		text := strings.TrimSpace(d.Text)
+		if text == "" {
+			return bridge.Command{}, fmt.Errorf("%w: write the %s first", bridge.ErrInvalidInput, d.Verb)
+		}
+		return bridge.Command{Verb: bridge.Verb(d.Verb), Conversation: bridge.ConversationRef{Number: n}, Text: text}, nil
+	}
 	verb, ok := cardVerbs[d.Verb]
 	if !ok {
 		return bridge.Command{}, fmt.Errorf("%w: unknown card action %q", bridge.ErrInvalidInput, truncate(d.Verb, 40))

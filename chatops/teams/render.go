@@ -20,6 +20,8 @@ const (
 	VerbHide    = "hide"
 	VerbUnhide  = "unhide"
 	VerbDelete  = "delete"
+	VerbReply   = "reply"
+	VerbNote    = "note"
 	// VerbMore applies the command picked in the card's More… list.
 	VerbMore = "more"
 )
@@ -116,7 +118,10 @@ func RenderCard(c bridge.Card) AdaptiveCard {
 		if c.Assignee == nil {
 			actions = append(actions, action(VerbClaim, "Claim", number, "positive"))
 		}
-		actions = append(actions, action(VerbResolve, "Resolve", number, ""))
+		actions = append(actions,
+			textForm("Reply…", "Message to the customer", VerbReply, "Send to customer", number, "positive"),
+			textForm("Note…", "Internal note, never sent", VerbNote, "Add note", number, ""),
+			action(VerbResolve, "Resolve", number, ""))
 	default:
 		actions = append(actions, action(VerbReopen, "Reopen", number, ""))
 	}
@@ -228,6 +233,13 @@ func moreActions(c bridge.Card, n string) map[string]any {
 	}, []any{action(VerbMore, "Apply", n, "")})
 }
 
+// textForm is a "…" card with one text box and the button that sends it.
+func textForm(title, placeholder, verb, button, number, style string) map[string]any {
+	return showCard(title, []any{
+		map[string]any{"type": "Input.Text", "id": "text", "isMultiline": true, "placeholder": placeholder, "maxLength": 4000},
+	}, []any{action(verb, button, number, style)})
+}
+
 func showCard(title string, body, actions []any) map[string]any {
 	return map[string]any{"type": "Action.ShowCard", "title": title, "card": map[string]any{
 		"type": "AdaptiveCard", "body": body, "actions": actions,
@@ -239,9 +251,10 @@ func showCard(title string, body, actions []any) map[string]any {
 type ActionData struct {
 	Verb         string `json:"verb"`
 	Conversation string `json:"conversation"`
-	// Command is the More… choice (an input of the card, merged into the
-	// data by Teams).
+	// Command is the More… choice and Text the Reply… or Note… text
+	// (inputs of the card, merged into the data by Teams).
 	Command string `json:"command,omitempty"`
+	Text    string `json:"text,omitempty"`
 }
 
 // action is an Action.Execute (Universal Actions: Teams answers with the

@@ -721,4 +721,38 @@ func TestMoreMenu(t *testing.T) {
 	if got := cardFacts(t, em.Roots()[0])["Priority"]; got != "P1" {
 		t.Errorf("a refused or read-only choice changed the card: priority %q", got)
 	}
+	// Reply… and Note… send their text box through the same path.
+	form := func(verb, text string) (string, json.RawMessage) {
+		t.Helper()
+		code, body, err := em.PressButton(r.ctx, r.botURL, root.ConversationID, root.ID, annT, verb, map[string]string{"verb": verb, "conversation": n, "text": text})
+		if err != nil || code != 200 {
+			t.Fatalf("%s: %d %s %v", verb, code, body, err)
+		}
+		var res struct {
+			Type  string          `json:"type"`
+			Value json.RawMessage `json:"value"`
+		}
+		_ = json.Unmarshal(body, &res)
+		return res.Type, res.Value
+	}
+	if typ, v := form("reply", "  "); typ != "application/vnd.microsoft.activity.message" || !strings.Contains(string(v), "Write the reply") {
+		t.Errorf("empty reply: %s %s", typ, v)
+	}
+	form("note", "checked the warehouse")
+	form("reply", "It ships <today> & arrives Friday")
+	sent, err := r.tg.WaitSent(r.ctx, alice.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 1 || sent[0].Text != "It ships <today> & arrives Friday" {
+		t.Errorf("customer got %+v", sent)
+	}
+	r.wait("reply and note shown in the thread", func(s *teamstest.Server) bool {
+		var reply, note bool
+		for _, m := range s.Messages(root.ConversationID) {
+			reply = reply || strings.Contains(m.Text, "(agent): It ships &lt;today&gt; &amp; arrives Friday")
+			note = note || strings.Contains(m.Text, "(internal note): checked the warehouse")
+		}
+		return reply && note
+	})
 }

@@ -62,6 +62,13 @@ function teamsCard(card, onAction, key) {
         const inner = teamsEl("div", {});
         for (const b of (a.card && a.card.body) || []) {
           if (b.type === "TextBlock") inner.append(teamsEl("div", { textContent: b.text }));
+          if (b.type === "Input.Text") {
+            const box = teamsEl("textarea", { placeholder: b.placeholder || "", rows: 2, value: state.values[b.id] || "" });
+            box.oninput = () => { state.values[b.id] = box.value; };
+            box.dataset.input = b.id;
+            inputs[b.id] = box;
+            inner.append(box);
+          }
           if (b.type === "Input.ChoiceSet") {
             const sel = teamsEl("select", {}, ...(b.choices || []).map((c) => teamsEl("option", { value: c.value, textContent: c.title })));
             sel.value = state.values[b.id] || b.value || "";
