@@ -156,7 +156,7 @@ function report(err) { console.error(err); }
 async function refresh() {
   // Re-rendering replaces the reply boxes: keep what an agent is typing.
   const a = document.activeElement;
-  const typing = a && a.tagName === "INPUT" && a.value !== "" && a.closest(".thread form");
+  const typing = a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA") && a.value !== "" && (a.closest(".thread form") || a.closest(".teams-card"));
   state = await api("/demo/api/state");
   renderTelegram();
   if (typeof renderMeta === "function") renderMeta(state.meta);
