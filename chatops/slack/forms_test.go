@@ -1,9 +1,11 @@
 package slack_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	tlslack "github.com/threadline/threadline/chatops/slack"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
@@ -285,5 +287,44 @@ func TestCannedRepliesInTheReplyForm(t *testing.T) {
 	}
 	if list := r.command("U0ANN", "macro list"); !strings.Contains(list, "3 macros.") {
 		t.Errorf("list: %q", list)
+	}
+}
+
+// Over Socket Mode the form's answer travels in the ack.
+func TestFormAnswerInSocketModeAck(t *testing.T) {
+	r := newRig(t, tlslack.ReplyAuto)
+	done := make(chan error, 1)
+	ctx, stop := context.WithCancel(r.ctx)
+	go func() { done <- r.handler.RunSocketMode(ctx, r.surface.SocketClient("xapp-test")) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("RunSocketMode: %v", err)
+		}
+	}()
+	if err := r.sl.WaitSocket(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.customer("hi")
+	parent := r.parent()
+	r.press("U0ANN", parent.TS, "threadline_reply", number(parent))
+	v := r.openView("U0ANN", 1)
+	submission := func(text string) []byte {
+		b, _ := json.Marshal(map[string]any{"type": "view_submission", "team": map[string]any{"id": r.sl.TeamID()},
+			"user": map[string]any{"id": "U0ANN"},
+			"view": map[string]any{"id": v.ID, "hash": v.Hash + text, "type": "modal", "callback_id": v.CallbackID, "private_metadata": v.Metadata,
+				"state": map[string]any{"values": map[string]any{"reply": map[string]any{"text": map[string]any{"type": "plain_text_input", "value": text}}}}}})
+		return b
+	}
+	ack, err := r.sl.SendSocket(r.ctx, "interactive", submission(""), 0, 5*time.Second)
+	if err != nil || !strings.Contains(string(ack), `"response_action":"errors"`) {
+		t.Fatalf("empty reply over the socket: %s %v", ack, err)
+	}
+	if _, err := r.sl.SendSocket(r.ctx, "interactive", submission("sent over the socket"), 0, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := r.tg.WaitSent(r.ctx, alice.ID, 1)
+	if err != nil || sent[0].Text != "sent over the socket" {
+		t.Fatalf("customer got %+v %v", sent, err)
 	}
 }

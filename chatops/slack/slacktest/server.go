@@ -121,6 +121,8 @@ type View struct {
 	// It survives views.update for inputs whose block and action ids stay.
 	State  map[string]map[string]string
 	Closed bool
+	// NotifyOnClose: Slack sends view_closed when the user dismisses it.
+	NotifyOnClose bool
 	// Updates counts views.update calls applied.
 	Updates int
 }
@@ -523,6 +525,7 @@ func (s *Server) viewCall(w http.ResponseWriter, method string, args url.Values)
 		Type            string                `json:"type"`
 		CallbackID      string                `json:"callback_id"`
 		PrivateMetadata string                `json:"private_metadata"`
+		NotifyOnClose   bool                  `json:"notify_on_close"`
 		Title           struct{ Text string } `json:"title"`
 		Blocks          []json.RawMessage     `json:"blocks"`
 	}
@@ -560,7 +563,7 @@ func (s *Server) viewCall(w http.ResponseWriter, method string, args url.Values)
 		}
 		view.Updates++
 	}
-	view.CallbackID, view.Title, view.Metadata, view.Blocks = v.CallbackID, v.Title.Text, v.PrivateMetadata, v.Blocks
+	view.CallbackID, view.Title, view.Metadata, view.Blocks, view.NotifyOnClose = v.CallbackID, v.Title.Text, v.PrivateMetadata, v.Blocks, v.NotifyOnClose
 	keep := map[string]map[string]string{}
 	for _, b := range v.Blocks {
 		var in struct {
@@ -1112,6 +1115,9 @@ func (c *Client) CloseView(ctx context.Context, sl *Server, teamID, viewID strin
 		return 0, fmt.Errorf("slacktest: no view %s", viewID)
 	}
 	sl.closeView(viewID)
+	if !view.NotifyOnClose {
+		return 0, nil // Slack tells the app nothing
+	}
 	payload, _ := json.Marshal(map[string]any{
 		"type": "view_closed", "team": map[string]any{"id": teamID}, "user": map[string]any{"id": view.User, "team_id": teamID},
 		"view":       map[string]any{"id": view.ID, "hash": view.Hash, "type": "modal", "callback_id": view.CallbackID, "private_metadata": view.Metadata},
