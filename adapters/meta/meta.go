@@ -96,6 +96,11 @@ type Options struct {
 	// ProfileTTL is how long a looked-up customer name and picture are
 	// reused. Default 24h.
 	ProfileTTL time.Duration
+	// ProfileBudget bounds the profile lookups of one webhook request, so
+	// that a batch of new customers while the Graph API is slow is still
+	// acknowledged in time; those left over are named on their next
+	// message. Default 5s.
+	ProfileBudget time.Duration
 }
 
 // Adapter is one Meta app with its connected accounts. It is safe for
@@ -148,6 +153,9 @@ func New(opts Options) (*Adapter, error) {
 	}
 	if opts.ProfileTTL == 0 {
 		opts.ProfileTTL = 24 * time.Hour
+	}
+	if opts.ProfileBudget == 0 {
+		opts.ProfileBudget = 5 * time.Second
 	}
 	a := &Adapter{
 		opts: opts, api: strings.TrimRight(opts.APIURL, "/") + "/" + strings.Trim(opts.GraphVersion, "/"),

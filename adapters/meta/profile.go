@@ -50,10 +50,15 @@ func (a *Adapter) Profile(ctx context.Context, platform bridge.Platform, account
 	if platform == bridge.PlatformInstagram {
 		fields = "name,username,profile_pic"
 	}
-	ctx, cancel := context.WithTimeout(ctx, profileTimeout)
+	cctx, cancel := context.WithTimeout(ctx, profileTimeout)
 	defer cancel()
 	var p Profile
-	err := a.call(ctx, acc, "GET", "/"+url.PathEscape(userID)+"?fields="+fields, nil, &p)
+	err := a.call(cctx, acc, "GET", "/"+url.PathEscape(userID)+"?fields="+fields, nil, &p)
+	if err != nil && ctx.Err() != nil {
+		// The webhook's budget for lookups ran out, not Meta: look again
+		// with the customer's next message.
+		return Profile{}, false
+	}
 	c = cachedProfile{p: p, ok: err == nil, expires: now.Add(a.opts.ProfileTTL)}
 	if err != nil {
 		// The message is stored without a name rather than not at all.

@@ -160,6 +160,8 @@ func (a *Adapter) delivery(w http.ResponseWriter, r *http.Request, ing Ingester,
 
 // store hands every event of a delivery to the bridge, in order.
 func (a *Adapter) store(ctx context.Context, ing Ingester, p Parsed) error {
+	lookups, cancel := context.WithTimeout(ctx, a.opts.ProfileBudget)
+	defer cancel()
 	for _, ev := range p.Events {
 		var res bridge.IngestResult
 		var err error
@@ -169,7 +171,7 @@ func (a *Adapter) store(ctx context.Context, ing Ingester, p Parsed) error {
 			if in.Source == bridge.SourceDM {
 				// Commenters are not page-scoped users: the change itself
 				// names them.
-				a.enrich(ctx, &in)
+				a.enrich(lookups, &in)
 			}
 			res, err = ing.Ingest(ctx, in)
 		case ev.Outbound != nil:

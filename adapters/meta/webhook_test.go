@@ -473,3 +473,46 @@ func TestDownloadFile(t *testing.T) {
 		t.Errorf("file URL: %v, want permanent refusal", err)
 	}
 }
+
+// TestProfileBudget: while the Graph API is slow, a batch of new customers
+// is stored without names once the lookup budget is spent, and they are
+// looked up again with their next message rather than marked as failed.
+func TestProfileBudget(t *testing.T) {
+	emu := metatest.New(metatest.Options{Pages: []metatest.Page{{ID: pageID, Token: token, Name: "Acme"}}})
+	defer emu.Close()
+	for _, id := range []string{"n1", "n2", "n3"} {
+		emu.AddCustomer(metatest.Customer{ID: id, Name: "Name " + id})
+	}
+	emu.Inject(metatest.Fault{Kind: "profile", Count: 1, Status: 500, Code: 2, Delay: 300 * time.Millisecond})
+	a := newAdapter(t, emu.URL(), func(o *meta.Options) { o.ProfileBudget = 100 * time.Millisecond })
+	rec := &recorder{}
+	h := a.WebhookHandler(rec, nil)
+	var events []string
+	for i, id := range []string{"n1", "n2", "n3"} {
+		events = append(events, messaging(id, pageID, `"message":{"mid":"b`+string(rune('0'+i))+`","text":"hi"}`))
+	}
+	body := []byte(`{"object":"page","entry":[{"id":"` + pageID + `","time":1,"messaging":[` + strings.Join(events, ",") + `]}]}`)
+	if w := post(h, body, nil); w.Code != 200 {
+		t.Fatalf("status %d", w.Code)
+	}
+	if n := emu.Calls("profile"); n != 1 {
+		t.Errorf("%d lookups, want 1 before the budget ran out", n)
+	}
+	rec.mu.Lock()
+	stored := len(rec.inbound)
+	rec.mu.Unlock()
+	if stored != 3 {
+		t.Fatalf("stored %d of 3", stored)
+	}
+	next := metatest.Envelope("page", pageID, time.Now(), map[string]any{
+		"sender": map[string]string{"id": "n2"}, "recipient": map[string]string{"id": pageID}, "timestamp": 2,
+		"message": map[string]string{"mid": "b9", "text": "hello?"}})
+	if w := post(h, next, nil); w.Code != 200 {
+		t.Fatalf("status %d", w.Code)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if got := rec.inbound[3].Sender.Name; got != "Name n2" {
+		t.Errorf("next message named %q, want the profile's name", got)
+	}
+}

@@ -90,6 +90,8 @@ type Fault struct {
 	Header map[string]string
 	// Applied makes the call take effect before failing.
 	Applied bool
+	// Delay holds the answer back, as a slow Graph API does.
+	Delay time.Duration
 }
 
 // Options configures the emulator.
@@ -261,6 +263,9 @@ func fail(w http.ResponseWriter, status, code, subcode int, msg string) {
 }
 
 func failWith(w http.ResponseWriter, f Fault) {
+	if f.Delay > 0 {
+		time.Sleep(f.Delay) // the emulated server is slow, not the test
+	}
 	for k, v := range f.Header {
 		w.Header().Set(k, v)
 	}
