@@ -395,7 +395,7 @@ func Chaos(ctx context.Context, o ChaosOptions) (rep ChaosReport, err error) {
 	client := &slacktest.Client{BaseURL: base, SigningSecret: signing}
 	sentReplies := 0
 	for _, p := range sl.Messages(channel) {
-		if p.ThreadTS != "" || sentReplies >= o.Replies {
+		if p.ThreadTS != "" || !idPattern.MatchString(p.Text) || sentReplies >= o.Replies { // cards only, not the backlog digest
 			continue
 		}
 		m := sl.AddUserMessage(channel, p.TS, "U0AGENT", fmt.Sprintf("r%d", sentReplies))
