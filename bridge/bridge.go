@@ -207,34 +207,14 @@ func (b *Bridge) Ingest(ctx context.Context, ev InboundEvent) (IngestResult, err
 
 func (b *Bridge) ingestTx(ctx context.Context, tx Tx, ev InboundEvent) (IngestResult, error) {
 	now := b.opts.Clock.Now()
-	if ev.DeliveryID != "" {
-		isNew, err := tx.MarkProcessed(ctx, string(ev.Platform), ev.DeliveryID, now)
-		if err != nil {
-			return IngestResult{}, err
-		}
-		if !isNew {
-			return IngestResult{}, ErrDuplicateEvent
-		}
+	if err := markDelivery(ctx, tx, ev.Platform, ev.DeliveryID, now); err != nil {
+		return IngestResult{}, err
 	}
 	if ev.Kind == EventSurveyAnswer {
 		return b.answerSurvey(ctx, tx, ev, now)
 	}
-	ev.Account.Platform = ev.Platform
-	account, err := tx.UpsertAccount(ctx, ev.Account)
-	if err != nil {
-		return IngestResult{}, err
-	}
-	ev.Sender.AccountID, ev.Sender.Platform = account.ID, ev.Platform
-	identity, err := tx.UpsertIdentity(ctx, ev.Sender)
-	if err != nil {
-		return IngestResult{}, err
-	}
-	source := ev.Source
-	if source == "" {
-		source = SourceDM
-	}
-	thread, err := tx.UpsertPlatformThread(ctx, UpsertPlatformThreadParams{
-		AccountID: account.ID, ExternalID: ev.Thread, Source: source, IdentityID: identity.ID,
+	account, identity, thread, err := upsertThread(ctx, tx, threadParams{
+		Platform: ev.Platform, Account: ev.Account, Customer: ev.Sender, Thread: ev.Thread, Source: ev.Source,
 	})
 	if err != nil {
 		return IngestResult{}, err
@@ -463,4 +443,54 @@ func (b *Bridge) enqueueDelivery(ctx context.Context, tx Tx, p Priority, d Deliv
 		return err
 	}
 	return tx.Enqueue(ctx, Job{ConversationID: d.ConversationID, Target: d.Target, Priority: p, RequestID: RequestIDFrom(ctx)})
+}
+
+// markDelivery records a platform delivery id (a Telegram update_id, a Meta
+// message id) and returns ErrDuplicateEvent when it was seen before.
+func markDelivery(ctx context.Context, tx Tx, platform Platform, deliveryID string, now time.Time) error {
+	if deliveryID == "" {
+		return nil
+	}
+	isNew, err := tx.MarkProcessed(ctx, string(platform), deliveryID, now)
+	if err != nil {
+		return err
+	}
+	if !isNew {
+		return ErrDuplicateEvent
+	}
+	return nil
+}
+
+// threadParams names a customer's platform thread as an adapter saw it.
+type threadParams struct {
+	Platform Platform
+	Account  UpsertAccountParams
+	Customer UpsertIdentityParams
+	Thread   string
+	Source   Source // empty: a DM
+}
+
+// upsertThread finds or creates the account, the customer's identity and
+// their platform thread, locking the thread for the rest of the transaction.
+func upsertThread(ctx context.Context, tx Tx, p threadParams) (Account, Identity, PlatformThread, error) {
+	p.Account.Platform = p.Platform
+	account, err := tx.UpsertAccount(ctx, p.Account)
+	if err != nil {
+		return Account{}, Identity{}, PlatformThread{}, err
+	}
+	p.Customer.AccountID, p.Customer.Platform = account.ID, p.Platform
+	identity, err := tx.UpsertIdentity(ctx, p.Customer)
+	if err != nil {
+		return Account{}, Identity{}, PlatformThread{}, err
+	}
+	if p.Source == "" {
+		p.Source = SourceDM
+	}
+	thread, err := tx.UpsertPlatformThread(ctx, UpsertPlatformThreadParams{
+		AccountID: account.ID, ExternalID: p.Thread, Source: p.Source, IdentityID: identity.ID,
+	})
+	if err != nil {
+		return Account{}, Identity{}, PlatformThread{}, err
+	}
+	return account, identity, thread, nil
 }

@@ -55,31 +55,11 @@ func (b *Bridge) ObserveOutbound(ctx context.Context, ev ObservedOutbound) (Inge
 
 func (b *Bridge) observeTx(ctx context.Context, tx Tx, ev ObservedOutbound) (IngestResult, error) {
 	now := b.opts.Clock.Now()
-	if ev.DeliveryID != "" {
-		isNew, err := tx.MarkProcessed(ctx, string(ev.Platform), ev.DeliveryID, now)
-		if err != nil {
-			return IngestResult{}, err
-		}
-		if !isNew {
-			return IngestResult{}, ErrDuplicateEvent
-		}
-	}
-	ev.Account.Platform = ev.Platform
-	account, err := tx.UpsertAccount(ctx, ev.Account)
-	if err != nil {
+	if err := markDelivery(ctx, tx, ev.Platform, ev.DeliveryID, now); err != nil {
 		return IngestResult{}, err
 	}
-	ev.Customer.AccountID, ev.Customer.Platform = account.ID, ev.Platform
-	identity, err := tx.UpsertIdentity(ctx, ev.Customer)
-	if err != nil {
-		return IngestResult{}, err
-	}
-	source := ev.Source
-	if source == "" {
-		source = SourceDM
-	}
-	thread, err := tx.UpsertPlatformThread(ctx, UpsertPlatformThreadParams{
-		AccountID: account.ID, ExternalID: ev.Thread, Source: source, IdentityID: identity.ID,
+	account, identity, thread, err := upsertThread(ctx, tx, threadParams{
+		Platform: ev.Platform, Account: ev.Account, Customer: ev.Customer, Thread: ev.Thread, Source: ev.Source,
 	})
 	if err != nil {
 		return IngestResult{}, err
