@@ -321,7 +321,7 @@ func (h *Handler) handleText(ctx context.Context, act Activity) (string, error) 
 	msg := h.readMessage(act)
 	var conv *bridge.Conversation
 	if _, root, ok := ThreadRoot(act.Conversation.ID); ok {
-		c, err := h.opts.Bridge.ConversationByChatThread(ctx, bridge.SurfaceTeams, act.Conversation.ID, root)
+		c, err := h.threadConversation(ctx, act.Conversation.ID, root)
 		switch {
 		case err == nil:
 			conv = &c
@@ -496,4 +496,27 @@ func (h *Handler) tell(act Activity, text string) {
 			h.log.Warn("teams: answer in thread", "err", err)
 		}
 	}()
+}
+
+// threadRecordWait bounds how long a thread message waits for its thread to
+// be recorded. The root is recorded just after the connector answers its
+// creation, so an agent's very quick reply can arrive first; Teams does not
+// deliver a message again once we answered, so we wait rather than lose it.
+const threadRecordWait = 3 * time.Second
+
+// threadConversation finds the conversation a Teams thread shows, waiting up
+// to threadRecordWait for a thread that is not recorded yet.
+func (h *Handler) threadConversation(ctx context.Context, conversationID, root string) (bridge.Conversation, error) {
+	deadline := time.Now().Add(threadRecordWait)
+	for {
+		c, err := h.opts.Bridge.ConversationByChatThread(ctx, bridge.SurfaceTeams, conversationID, root)
+		if !errors.Is(err, bridge.ErrNotFound) || !time.Now().Before(deadline) {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return c, err
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
