@@ -283,7 +283,9 @@ func Chaos(ctx context.Context, o ChaosOptions) (rep ChaosReport, err error) {
 
 	var killMu sync.Mutex
 	var kills []time.Time
-	var pgStops []time.Time // guarded by killMu
+	// pgOutages are the spans PostgreSQL was down (guarded by killMu): a send
+	// made in one cannot be recorded, so its outcome is unknown as after a kill.
+	var pgOutages []outage
 	stopKiller := make(chan struct{})
 	killerDone := make(chan error, 1)
 	go func() {
@@ -311,7 +313,7 @@ func Chaos(ctx context.Context, o ChaosOptions) (rep ChaosReport, err error) {
 	base := "http://" + addr
 	disruptDone := make(chan disruption, 1)
 	go func() {
-		disruptDone <- disrupt(ctx, o, pg, rd, base, func(at time.Time) { killMu.Lock(); pgStops = append(pgStops, at); killMu.Unlock() })
+		disruptDone <- disrupt(ctx, o, pg, rd, base, func(o outage) { killMu.Lock(); pgOutages = append(pgOutages, o); killMu.Unlock() })
 	}()
 	// Webhooks are retried until answered 200, as Telegram retries.
 	post := func(body []byte) error {
@@ -437,10 +439,14 @@ func Chaos(ctx context.Context, o ChaosOptions) (rep ChaosReport, err error) {
 	rep.Kills = len(kills)
 	killMu.Unlock()
 
-	events := append(append([]time.Time(nil), kills...), pgStops...)
-	near := func(at time.Time) bool { // in flight when a kill or a PostgreSQL stop struck
-		for _, k := range events {
+	near := func(at time.Time) bool { // in flight when a kill struck, or sent while PostgreSQL was down
+		for _, k := range kills {
 			if !at.After(k) && k.Sub(at) < 3*time.Second {
+				return true
+			}
+		}
+		for _, d := range pgOutages {
+			if !at.After(d.to) && d.from.Sub(at) < 3*time.Second {
 				return true
 			}
 		}
@@ -535,7 +541,7 @@ type disruption struct {
 // disrupt restarts the private PostgreSQL and stops the private Redis at
 // even intervals over the kill window, one outage at a time, and watches
 // /readyz while Redis is down.
-func disrupt(ctx context.Context, o ChaosOptions, pg *privatePostgres, rd *privateRedis, base string, pgStopped func(time.Time)) disruption {
+func disrupt(ctx context.Context, o ChaosOptions, pg *privatePostgres, rd *privateRedis, base string, pgDown func(outage)) disruption {
 	var d disruption
 	if pg == nil {
 		return d
@@ -575,10 +581,11 @@ func disrupt(ctx context.Context, o ChaosOptions, pg *privatePostgres, rd *priva
 			}
 			continue
 		}
-		pgStopped(time.Now())
+		from := time.Now()
 		if d.err = pg.restart(ctx, o.PGDown); d.err != nil {
 			return d
 		}
+		pgDown(outage{from: from, to: time.Now()})
 		d.pgRestarts++
 	}
 	return d
@@ -607,3 +614,6 @@ func (b repeatBook) copy(id string, unknown bool) bool {
 	}
 	return ok
 }
+
+// outage is a span of time a service was down.
+type outage struct{ from, to time.Time }
