@@ -150,28 +150,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		// Threadline's own pacing is lifted to measure the pipeline itself.
 		"THREADLINE_SLACK_POST_INTERVAL": "1ns", "THREADLINE_SLACK_UPDATE_INTERVAL": "1ns", "THREADLINE_TELEGRAM_CHAT_INTERVAL": "1ns",
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok && v != "" })
+	base, stop, err := serve(ctx, env, o.DatabaseURL != "", o.Logger)
 	if err != nil {
 		return Report{}, err
 	}
-	if o.DatabaseURL != "" {
-		if err := migrate(ctx, cfg); err != nil {
-			return Report{}, err
-		}
-	}
-	a, err := app.New(ctx, cfg, o.Logger, app.Options{})
-	if err != nil {
-		return Report{}, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return Report{}, err
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
-	defer func() { stop(); <-done }()
-	base := "http://" + ln.Addr().String()
+	defer stop()
 
 	rep := Report{Store: "embedded SQLite"}
 	if o.DatabaseURL != "" {
@@ -461,4 +444,32 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// serve starts Threadline in this process with the settings in env, on a
+// free loopback port, and returns its base URL and a stop function that
+// waits for it to finish. PostgreSQL (postgres) is migrated first, as
+// `threadline migrate` would; the embedded store migrates itself.
+func serve(ctx context.Context, env map[string]string, postgres bool, log *slog.Logger) (base string, stop func(), err error) {
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok && v != "" })
+	if err != nil {
+		return "", nil, err
+	}
+	if postgres {
+		if err := migrate(ctx, cfg); err != nil {
+			return "", nil, err
+		}
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx, ln) }()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -19,8 +18,6 @@ import (
 	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
-	"github.com/threadline/threadline/internal/app"
-	"github.com/threadline/threadline/internal/config"
 )
 
 // SpikeOptions sets a flood: a viral post brings many conversations into
@@ -140,28 +137,11 @@ func Spike(ctx context.Context, o SpikeOptions) (SpikeReport, error) {
 		"THREADLINE_SLACK_DIGEST_INTERVAL": digestEvery.String(),
 		"THREADLINE_URGENT_KEYWORDS":       "fraud",
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok && v != "" })
+	base, stop, err := serve(ctx, env, o.DatabaseURL != "", o.Logger)
 	if err != nil {
 		return SpikeReport{}, err
 	}
-	if o.DatabaseURL != "" {
-		if err := migrate(ctx, cfg); err != nil {
-			return SpikeReport{}, err
-		}
-	}
-	a, err := app.New(ctx, cfg, o.Logger, app.Options{})
-	if err != nil {
-		return SpikeReport{}, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return SpikeReport{}, err
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
-	defer func() { stop(); <-done }()
-	base := "http://" + ln.Addr().String()
+	defer stop()
 
 	rep := SpikeReport{Store: "embedded SQLite", Flood: o.Flood, FloodMessages: o.Flood * o.Messages, Urgent: o.Urgent, UrgentMessages: 2 * o.Urgent, PostInterval: o.PostInterval}
 	if o.DatabaseURL != "" {
