@@ -30,6 +30,7 @@ type Store interface {
 // parameter structs where there is more than one value to pass.
 type Tx interface {
 	SLATx
+	SLAStandingTx
 	ReportTx
 	CSATTx
 

@@ -26,6 +26,7 @@ type Registry struct {
 	queueAge        *prometheus.GaugeVec
 	deliveryLatency *prometheus.HistogramVec
 	slaAlerts       *prometheus.CounterVec
+	slaStandings    *prometheus.GaugeVec
 }
 
 // New registers all metrics on a fresh registry.
@@ -64,7 +65,9 @@ func New() *Registry {
 		slaAlerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "threadline_sla_alerts_total", Help: "SLA alerts raised (each once, whichever replica raised it), by kind: warning or breach.",
 		}, []string{"kind"}),
+		slaStandings: newSLAStandings(),
 	}
+	r.reg.MustRegister(r.slaStandings)
 	r.reg.MustRegister(r.webhooks, r.webhookLatency, r.deliveries, r.byDestination, r.repeats, r.rateLimited, r.queueDepth, r.queueAge, r.deliveryLatency, r.slaAlerts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r

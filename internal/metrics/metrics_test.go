@@ -19,6 +19,7 @@ func TestExposition(t *testing.T) {
 	r.DeliveryRepeatSuspected(bridge.TargetPlatform, "repeated")
 	r.QueueState("platform", 4, 2*time.Second)
 	r.SLAAlerts(bridge.SLACheckResult{Warnings: 2, Breaches: 1})
+	r.SLAStandings(bridge.SLAStandings{OK: 7, Breached: 3})
 
 	rec := httptest.NewRecorder()
 	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -31,6 +32,9 @@ func TestExposition(t *testing.T) {
 		`threadline_queue_depth{lane="platform"} 4`,
 		`threadline_sla_alerts_total{kind="warning"} 2`,
 		`threadline_sla_alerts_total{kind="breach"} 1`,
+		`threadline_sla_conversations{state="ok"} 7`,
+		`threadline_sla_conversations{state="warning"} 0`,
+		`threadline_sla_conversations{state="breached"} 3`,
 		`threadline_webhook_ack_seconds_bucket{source="telegram",le="0.005"} 1`,
 		`go_goroutines`,
 	} {

@@ -44,6 +44,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"JobsRunOnlyWhenCommitted", testJobs},
 		{"LastInboundTimeOfThread", testLastInbound},
 		{"SLAClocksAndAlerts", testSLA},
+		{"SLAStandings", testSLAStandings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
