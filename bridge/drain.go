@@ -513,7 +513,7 @@ func (b *Bridge) card(ctx context.Context, tx Tx, l loaded) (Card, error) {
 		}
 		c.Assignee = &a
 	}
-	if c.SLA, err = b.cardClocks(ctx, tx, l.conv.ID); err != nil {
+	if c.SLA, err = b.cardClocks(ctx, tx, l.conv); err != nil {
 		return Card{}, err
 	}
 	first, err := tx.FirstInboundMessage(ctx, l.conv.ID)

@@ -25,7 +25,8 @@ import (
 //     next agent reply; a reopen starts it again;
 //   - resolution: from creation to resolve, paused while the conversation is
 //     pending on the customer (or snoozed); a reopen continues it.
-// Times count in business hours when a schedule is set.
+// Times count in business hours when a schedule is set: the calendar of the
+// conversation's team, else the global one.
 
 // SLAClockKind names one of a conversation's clocks.
 type SLAClockKind string
@@ -123,6 +124,8 @@ type SLAPolicy struct {
 	WarnAt float64
 	// Hours is the business-hours calendar; nil counts around the clock in UTC.
 	Hours *businesshours.Schedule
+	// Teams are the calendars of teams that keep their own, by TeamKey.
+	Teams map[string]*businesshours.Schedule
 	// EscalateOnBreach, when set, escalates a conversation at its first
 	// breach as the escalate command would (raised priority, handed to the
 	// least busy available supervisor or manager).
@@ -253,10 +256,7 @@ func (cs *slaClocks) save(ctx context.Context, tx Tx) error {
 }
 
 func (cs *slaClocks) hours() *businesshours.Schedule {
-	if cs.b.opts.SLA.Hours == nil {
-		return businesshours.Always()
-	}
-	return cs.b.opts.SLA.Hours
+	return cs.b.opts.SLA.HoursFor(cs.conv.Team)
 }
 
 // restart begins a new cycle of k now, when the policy has a target for it.
@@ -388,9 +388,9 @@ func (b *Bridge) slaReplied(ctx context.Context, tx Tx, conv Conversation, now t
 
 // slaChanged follows a state change: pending pauses resolution, resolve stops
 // every clock, reopen continues resolution and restarts the next response,
-// a new priority changes the targets.
+// a new priority changes the targets, a new team its calendar.
 func (b *Bridge) slaChanged(ctx context.Context, tx Tx, before, after Conversation, now time.Time) error {
-	if b.opts.SLA == nil || (before.Status == after.Status && before.Priority == after.Priority) {
+	if b.opts.SLA == nil || (before.Status == after.Status && before.Priority == after.Priority && before.Team == after.Team) {
 		return nil
 	}
 	cs, err := b.loadClocks(ctx, tx, after, now)
@@ -399,6 +399,10 @@ func (b *Bridge) slaChanged(ctx context.Context, tx Tx, before, after Conversati
 	}
 	if len(cs.byKey) == 0 {
 		return nil // started before SLAs were kept
+	}
+	// First, so that what follows counts in the new team's calendar.
+	if p := b.opts.SLA; p.calendarOf(before.Team) != p.calendarOf(after.Team) {
+		cs.rehome(p.HoursFor(before.Team))
 	}
 	switch {
 	case isActive(before.Status) && !isActive(after.Status):
@@ -588,8 +592,7 @@ type AlertView struct {
 var SupervisorRoles = []Role{RoleSupervisor, RoleManager}
 
 func (b *Bridge) alertText(conv Conversation, c SLAClock, kind SLAAlertKind, now time.Time) string {
-	loc := b.opts.SLA.Location()
-	due := c.DueAt.In(loc)
+	due := c.DueAt.In(b.opts.SLA.LocationFor(conv.Team))
 	at := due.Format("Mon 15:04 MST")
 	if kind == SLAWarning {
 		return fmt.Sprintf("SLA warning: %s of %s (%s) is due in %s, at %s (target %s).",
@@ -703,11 +706,12 @@ type CardClock struct {
 
 // cardClocks lists the clocks a card shows: running and paused ones, and
 // stopped ones that breached.
-func (b *Bridge) cardClocks(ctx context.Context, tx Tx, conv ConversationID) ([]CardClock, error) {
+func (b *Bridge) cardClocks(ctx context.Context, tx Tx, conv Conversation) ([]CardClock, error) {
 	if b.opts.SLA == nil {
 		return nil, nil
 	}
-	clocks, err := tx.ListSLAClocks(ctx, conv)
+	loc := b.opts.SLA.LocationFor(conv.Team)
+	clocks, err := tx.ListSLAClocks(ctx, conv.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -719,7 +723,7 @@ func (b *Bridge) cardClocks(ctx context.Context, tx Tx, conv ConversationID) ([]
 			}
 			cc := CardClock{Kind: c.Kind, State: c.State, Breached: c.BreachedAt != nil, Left: max(c.Target-c.Consumed, 0)}
 			if c.DueAt != nil {
-				cc.Due = c.DueAt.In(b.opts.SLA.Location())
+				cc.Due = c.DueAt.In(loc)
 			}
 			out = append(out, cc)
 		}

@@ -100,6 +100,10 @@ type SLA struct {
 	Hours         *businesshours.Schedule
 	BusinessHours string
 	Holidays      []businesshours.Date
+	// TeamHours are the teams with a calendar of their own; Teams holds
+	// their schedules, by bridge.TeamKey.
+	TeamHours []TeamCalendar
+	Teams     map[string]*businesshours.Schedule
 	// AlertChannel receives breach alerts (a Slack channel id); empty: none.
 	AlertChannel string
 	// CheckInterval is how often each replica looks for deadlines due.
@@ -122,7 +126,7 @@ func (s SLA) CSAT() *bridge.CSATOptions {
 // Policy is the bridge's SLA policy.
 func (s SLA) Policy() *bridge.SLAPolicy {
 	return &bridge.SLAPolicy{FirstResponse: s.FirstResponse, NextResponse: s.NextResponse, Resolution: s.Resolution, WarnAt: s.WarnAt, Hours: s.Hours,
-		EscalateOnBreach: s.EscalateOnBreach}
+		Teams: s.Teams, EscalateOnBreach: s.EscalateOnBreach}
 }
 
 // Roles lists chat user ids or user group ids per role (Slack U.../S...,
@@ -508,6 +512,12 @@ func Keys() []Key {
 				}
 				return nil
 			}},
+		{"THREADLINE_SLA_TEAM_HOURS", "", false, "Teams with business hours of their own, separated by |: team=[time zone] [weekly schedule] [holidays dates|none] (us=America/New_York mon-fri 09:00-17:00 holidays 2026-11-26); what an entry leaves out comes from the settings above. In YAML a mapping of teams to timezone, hours and holidays.",
+			func(c *Config, v string) error {
+				t, err := parseTeamHours(v)
+				c.SLA.TeamHours = t
+				return err
+			}},
 		{"THREADLINE_SLA_ALERT_CHANNEL", "", false, "Slack channel id (C...) that receives SLA breach alerts; empty: alerts go to the thread and the assignee only.",
 			str(func(c *Config) *string { return &c.SLA.AlertChannel }, nil)},
 		{"THREADLINE_SLA_CHECK_INTERVAL", "5s", false, "How often each replica looks for SLA deadlines that are due (an indexed query; alerts are at most this late).",
@@ -630,6 +640,15 @@ func readFile(path string) (map[string]string, error) {
 			out[k] = fmt.Sprint(v)
 		case nil:
 			out[k] = ""
+		case map[string]any: // the teams' calendars
+			if k != "THREADLINE_SLA_TEAM_HOURS" {
+				return nil, &InvalidError{Key: k, Reason: "must be a scalar value in " + path}
+			}
+			s, err := teamHoursFromYAML(v)
+			if err != nil {
+				return nil, &InvalidError{Key: k, Reason: err.Error() + " in " + path}
+			}
+			out[k] = s
 		case []any: // a list of scalars, such as holidays
 			parts := make([]string, 0, len(v))
 			for _, e := range v {
@@ -658,6 +677,9 @@ func (c *Config) validate() error {
 		return &InvalidError{Key: "THREADLINE_SLA_BUSINESS_HOURS", Reason: err.Error()}
 	}
 	c.SLA.Hours = hours
+	if err := c.buildTeamHours(); err != nil {
+		return err
+	}
 	if c.Telegram.BotToken.Set() && c.Telegram.Mode == "webhook" && !c.Telegram.WebhookSecret.Set() {
 		return &InvalidError{Key: "THREADLINE_TELEGRAM_WEBHOOK_SECRET", Reason: "required when THREADLINE_TELEGRAM_MODE is webhook"}
 	}
