@@ -3,19 +3,29 @@ package bridge
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
 // A draft is an agent's open reply form (a Slack modal) on a conversation.
 // Chat tools have no typing indicator, so drafts are how agents learn that
-// someone else is answering the same customer. They are named leases, so
-// every replica sees them and a form closed without notice expires.
+// someone else is answering the same customer. They are stored, so every
+// replica sees them, and expire, so a form closed without notice is
+// forgotten.
 
 // DraftTTL is how long an open reply form counts as a draft.
 const DraftTTL = 15 * time.Minute
+
+// DraftTx keeps open reply forms, one per agent and conversation.
+type DraftTx interface {
+	// PutDraft records d on conv, replacing the same user's draft there.
+	PutDraft(ctx context.Context, conv ConversationID, d Draft) error
+	DeleteDraft(ctx context.Context, conv ConversationID, a Actor) error
+	// ListDrafts returns the drafts of conv not expired at now, oldest
+	// expiry first.
+	ListDrafts(ctx context.Context, conv ConversationID, now time.Time) ([]Draft, error)
+	// DeleteExpiredDrafts forgets the drafts of conv expired before now.
+	DeleteExpiredDrafts(ctx context.Context, conv ConversationID, now time.Time) error
+}
 
 // Draft is one open reply form.
 type Draft struct {
@@ -30,26 +40,6 @@ type Draft struct {
 	Until   time.Time
 }
 
-func draftPrefix(conv ConversationID) string { return fmt.Sprintf("draft:%d:", conv) }
-
-func draftName(conv ConversationID, a Actor) string {
-	return draftPrefix(conv) + string(a.Surface) + ":" + a.Workspace + ":" + a.UserID
-}
-
-func parseDraft(l Lease, conv ConversationID) (Draft, bool) {
-	rest, ok := strings.CutPrefix(l.Name, draftPrefix(conv))
-	if !ok || l.Owner == "" {
-		return Draft{}, false
-	}
-	parts := strings.SplitN(rest, ":", 3)
-	view, seq, _ := strings.Cut(l.Owner, "|")
-	n, err := strconv.ParseInt(seq, 10, 64)
-	if len(parts) != 3 || err != nil {
-		return Draft{}, false
-	}
-	return Draft{Surface: Surface(parts[0]), Workspace: parts[1], UserID: parts[2], ViewRef: view, SeenSeq: n, Until: l.Until}, true
-}
-
 // OpenDraft records that actor opened a reply form on the conversation
 // (seenSeq: its last sequence number then) and returns the other drafts
 // open on it.
@@ -57,7 +47,10 @@ func (b *Bridge) OpenDraft(ctx context.Context, actor Actor, conv ConversationID
 	var others []Draft
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		now := b.opts.Clock.Now()
-		all, err := b.drafts(ctx, tx, conv, now)
+		if err := tx.DeleteExpiredDrafts(ctx, conv, now); err != nil {
+			return err
+		}
+		all, err := tx.ListDrafts(ctx, conv, now)
 		if err != nil {
 			return err
 		}
@@ -67,13 +60,9 @@ func (b *Bridge) OpenDraft(ctx context.Context, actor Actor, conv ConversationID
 				others = append(others, d)
 			}
 		}
-		owner := viewRef + "|" + strconv.FormatInt(seenSeq, 10)
-		// A second form of the same agent replaces the first: release, then claim.
-		if err := tx.ReleaseLeasesNamed(ctx, draftName(conv, actor)); err != nil {
-			return err
-		}
-		_, err = tx.ClaimLease(ctx, draftName(conv, actor), owner, now, now.Add(DraftTTL))
-		return err
+		// A second form of the same agent replaces the first.
+		return tx.PutDraft(ctx, conv, Draft{Surface: actor.Surface, Workspace: actor.Workspace, UserID: actor.UserID,
+			ViewRef: viewRef, SeenSeq: seenSeq, Until: now.Add(DraftTTL)})
 	})
 	return others, err
 }
@@ -81,7 +70,7 @@ func (b *Bridge) OpenDraft(ctx context.Context, actor Actor, conv ConversationID
 // CloseDraft forgets the actor's reply form (sent or closed).
 func (b *Bridge) CloseDraft(ctx context.Context, actor Actor, conv ConversationID) error {
 	return b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
-		return tx.ReleaseLeasesNamed(ctx, draftName(conv, actor))
+		return tx.DeleteDraft(ctx, conv, actor)
 	})
 }
 
@@ -90,24 +79,10 @@ func (b *Bridge) Drafts(ctx context.Context, conv ConversationID) ([]Draft, erro
 	var out []Draft
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		var err error
-		out, err = b.drafts(ctx, tx, conv, b.opts.Clock.Now())
+		out, err = tx.ListDrafts(ctx, conv, b.opts.Clock.Now())
 		return err
 	})
 	return out, err
-}
-
-func (b *Bridge) drafts(ctx context.Context, tx Tx, conv ConversationID, now time.Time) ([]Draft, error) {
-	leases, err := tx.ListLeases(ctx, draftPrefix(conv), now)
-	if err != nil {
-		return nil, err
-	}
-	var out []Draft
-	for _, l := range leases {
-		if d, ok := parseDraft(l, conv); ok {
-			out = append(out, d)
-		}
-	}
-	return out, nil
 }
 
 // ReplyContext is what a reply form shows: the conversation, the customer,

@@ -11,8 +11,20 @@ import (
 	"unicode"
 )
 
-// Macros are canned replies. They are few and small, kept as named
-// cursors ("macro:<name>") so that they need no table of their own.
+// Macros are canned replies, managed by supervisors and offered in the
+// reply form ranked for the conversation.
+
+// MacroTx keeps macros, by name.
+type MacroTx interface {
+	// GetMacro returns ErrNotFound when there is no macro of that name.
+	GetMacro(ctx context.Context, name string) (Macro, error)
+	// PutMacro creates or replaces the macro of m.Name.
+	PutMacro(ctx context.Context, m Macro) error
+	// DeleteMacro returns ErrNotFound when there is no macro of that name.
+	DeleteMacro(ctx context.Context, name string) error
+	// ListMacros returns every macro by name.
+	ListMacros(ctx context.Context) ([]Macro, error)
+}
 
 // MacroAction is what the macro verb does.
 type MacroAction string
@@ -42,8 +54,6 @@ type Macro struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-const macroPrefix = "macro:"
-
 // MacroVars are the values a macro's {variables} take.
 type MacroVars struct {
 	CustomerName, AgentName, Platform string
@@ -60,7 +70,7 @@ func (m Macro) Expand(v MacroVars) string {
 func (b *Bridge) doMacro(ctx context.Context, o *op) error {
 	a := o.cmd.Macro
 	if a.Action == MacroList {
-		ms, err := listMacros(ctx, o.tx)
+		ms, err := o.tx.ListMacros(ctx)
 		if err != nil {
 			return err
 		}
@@ -81,9 +91,8 @@ func (b *Bridge) doMacro(ctx context.Context, o *op) error {
 	if !o.role().AtLeast(RoleSupervisor) {
 		return fmt.Errorf("%w: macro %s is for supervisors, managers and admins", ErrForbidden, a.Action)
 	}
-	name := macroPrefix + a.Name
-	old, err := o.tx.GetCursor(ctx, name)
-	exists := err == nil && old != ""
+	old, err := o.tx.GetMacro(ctx, a.Name)
+	exists := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -93,33 +102,25 @@ func (b *Bridge) doMacro(ctx context.Context, o *op) error {
 	case a.Action != MacroAdd && !exists:
 		return fmt.Errorf("%w: there is no macro %s", ErrNotFound, a.Name)
 	}
-	after := ""
-	if a.Action != MacroDelete {
+	// The audit keeps the macro before and after as JSON.
+	before, after := "", ""
+	if exists {
+		raw, _ := json.Marshal(old)
+		before = string(raw)
+	}
+	if a.Action == MacroDelete {
+		err = o.tx.DeleteMacro(ctx, a.Name)
+	} else {
 		m := Macro{Name: a.Name, Text: o.cmd.Text, Language: a.Language, Intents: a.Intents, UpdatedBy: o.agent.Name, UpdatedAt: o.now}
 		raw, _ := json.Marshal(m)
 		after = string(raw)
+		err = o.tx.PutMacro(ctx, m)
 	}
-	if err := o.tx.SetCursor(ctx, name, after); err != nil {
+	if err != nil {
 		return err
 	}
 	o.res.Text = fmt.Sprintf("Macro %s: %sed.", a.Name, strings.TrimSuffix(string(a.Action), "e"))
-	return o.tx.AppendAudit(ctx, AuditEntry{ActorAgentID: o.agent.ID, Action: "macro_" + string(a.Action), Before: old, After: after, At: o.now})
-}
-
-func listMacros(ctx context.Context, tx Tx) ([]Macro, error) {
-	cs, err := tx.ListCursors(ctx, macroPrefix)
-	if err != nil {
-		return nil, err
-	}
-	var out []Macro
-	for _, c := range cs {
-		var m Macro
-		if c.Value == "" || json.Unmarshal([]byte(c.Value), &m) != nil {
-			continue // deleted
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return o.tx.AppendAudit(ctx, AuditEntry{ActorAgentID: o.agent.ID, Action: "macro_" + string(a.Action), Before: before, After: after, At: o.now})
 }
 
 // SuggestedMacro is a macro ranked for a conversation, expanded.
@@ -136,7 +137,7 @@ func (b *Bridge) SuggestMacros(ctx context.Context, rc ReplyContext, agentName s
 	var ms []Macro
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		var err error
-		ms, err = listMacros(ctx, tx)
+		ms, err = tx.ListMacros(ctx)
 		return err
 	})
 	if err != nil {

@@ -33,6 +33,8 @@ type Tx interface {
 	SLAStandingTx
 	ReportTx
 	CSATTx
+	MacroTx
+	DraftTx
 
 	// MarkProcessed records an inbound delivery id (a Slack event_id, a
 	// Telegram update_id) and reports whether it was seen for the first time.
@@ -167,25 +169,6 @@ type WorkTx interface {
 	ListContactConversations(ctx context.Context, contact ContactID, limit int) ([]Conversation, error)
 	// ListDueSnoozes returns pending conversations snoozed until now or before.
 	ListDueSnoozes(ctx context.Context, now time.Time, limit int) ([]ConversationID, error)
-	// ListLeases returns the held, unexpired named leases whose name starts
-	// with prefix, by name.
-	ListLeases(ctx context.Context, prefix string, now time.Time) ([]Lease, error)
-	// ReleaseLeasesNamed frees a named lease whoever holds it.
-	ReleaseLeasesNamed(ctx context.Context, name string) error
-	// ListCursors returns the cursors whose name starts with prefix, by name.
-	ListCursors(ctx context.Context, prefix string) ([]Cursor, error)
-}
-
-// Cursor is a named value as stored.
-type Cursor struct {
-	Name, Value string
-}
-
-// Lease is a named lease as stored.
-type Lease struct {
-	Name  string
-	Owner string
-	Until time.Time
 }
 
 // AgentLoad is an agent with their number of open or pending conversations.

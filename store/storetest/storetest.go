@@ -45,6 +45,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"LastInboundTimeOfThread", testLastInbound},
 		{"SLAClocksAndAlerts", testSLA},
 		{"SLAStandings", testSLAStandings},
+		{"Macros", testMacros},
+		{"ReplyDrafts", testDrafts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
