@@ -98,6 +98,9 @@ type CommandResult struct {
 	Conversations []ConversationSummary
 	// Audit is the answer of audit, oldest first.
 	Audit []AuditView
+	// Report is the checked query of report, for the surface to run (a
+	// report may take longer than a chat tool waits for an answer).
+	Report *ReportRequest
 }
 
 // ConversationSummary is a conversation in a list, with what a surface needs
@@ -113,6 +116,10 @@ type ConversationSummary struct {
 type AuditView struct {
 	AuditEntry
 	Actor string // empty for the system or the customer
+	// Changes are the fields the action changed, for entries that record
+	// the conversation's state before and after; nil for others, whose
+	// Before and After are shown as written.
+	Changes []AuditChange
 }
 
 // op is one command being applied inside its transaction.
@@ -163,17 +170,18 @@ var conversationVerbs = map[Verb]verbFunc{
 
 // agentVerbs act on the actor alone.
 var agentVerbs = map[Verb]verbFunc{
-	VerbMine:  (*Bridge).doMine,
-	VerbQueue: (*Bridge).doQueue,
-	VerbAway:  (*Bridge).doAway,
-	VerbBack:  (*Bridge).doBack,
-	VerbHelp:  (*Bridge).doHelp,
-	VerbMacro: (*Bridge).doMacro,
+	VerbMine:   (*Bridge).doMine,
+	VerbQueue:  (*Bridge).doQueue,
+	VerbAway:   (*Bridge).doAway,
+	VerbBack:   (*Bridge).doBack,
+	VerbHelp:   (*Bridge).doHelp,
+	VerbMacro:  (*Bridge).doMacro,
+	VerbReport: (*Bridge).doReport,
 }
 
 // readOnly verbs change nothing, so a redelivered request is answered again
 // instead of being reported as a duplicate.
-var readOnly = map[Verb]bool{VerbHistory: true, VerbAudit: true, VerbMine: true, VerbQueue: true, VerbHelp: true}
+var readOnly = map[Verb]bool{VerbHistory: true, VerbAudit: true, VerbMine: true, VerbQueue: true, VerbHelp: true, VerbReport: true}
 
 // Dispatch runs one command for actor: every way agents act (slash
 // commands, buttons, shortcuts, modals, thread messages, Teams text) ends
@@ -824,17 +832,26 @@ func (b *Bridge) doAudit(ctx context.Context, o *op) error {
 		return err
 	}
 	names := map[AgentID]string{}
+	name := func(ctx context.Context, id AgentID) (string, error) {
+		if n, ok := names[id]; ok {
+			return n, nil
+		}
+		a, err := o.tx.GetAgent(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		names[id] = a.Name
+		return a.Name, nil
+	}
 	for _, e := range entries {
 		v := AuditView{AuditEntry: e}
 		if e.ActorAgentID != 0 {
-			if _, ok := names[e.ActorAgentID]; !ok {
-				a, err := o.tx.GetAgent(ctx, e.ActorAgentID)
-				if err != nil {
-					return err
-				}
-				names[e.ActorAgentID] = a.Name
+			if v.Actor, err = name(ctx, e.ActorAgentID); err != nil {
+				return err
 			}
-			v.Actor = names[e.ActorAgentID]
+		}
+		if v.Changes, err = auditChanges(ctx, e, name); err != nil {
+			return err
 		}
 		o.res.Audit = append(o.res.Audit, v)
 	}

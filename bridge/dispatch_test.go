@@ -113,6 +113,9 @@ func TestRefusalsChangeNothing(t *testing.T) {
 			{bob, "snooze " + n + " 1h", bridge.ErrForbidden, "may snooze it"},
 			{bob, "priority " + n + " p4", bridge.ErrForbidden, "lower the priority"},
 			{bob, "audit " + n, bridge.ErrForbidden, "audit is for supervisors, managers and admins"},
+			{bob, "report 7d", bridge.ErrForbidden, "report is for supervisors, managers and admins"},
+			{sue, "report lastweek", bridge.ErrInvalidInput, "period"},
+			{sue, "report 7d @bob", bridge.ErrInvalidInput, "pick them from the @ menu"},
 			{bob, "claim " + n, bridge.ErrConflict, "already claimed by Ann"},
 			{ann, "resolve 9999", bridge.ErrNotFound, "there is no conversation #9999"},
 			{ann, "resolve", bridge.ErrInvalidInput, "say which conversation"},
@@ -169,6 +172,10 @@ func TestSupervisorsMayActOnOthersConversations(t *testing.T) {
 		want := []string{":created", "Ann:claimed", "Sue:replied", "Sue:priority_set"}
 		if !slices.Equal(actions, want) {
 			t.Errorf("audit %q, want %q", actions, want)
+		}
+		// The trail names agents, not ids.
+		if len(r.Audit) == 4 && !slices.Contains(r.Audit[1].Changes, bridge.AuditChange{Field: "assignee", Before: "nobody", After: "Ann"}) {
+			t.Errorf("claim changes %+v", r.Audit[1].Changes)
 		}
 		h.must(sue, "resolve "+n)
 		if c := h.conv(res.ConversationID); c.Status != bridge.StatusResolved || c.AssigneeID == 0 {
@@ -439,5 +446,32 @@ func TestSyncRolesDemotesThoseNoLongerNamed(t *testing.T) {
 	}
 	if _, err := h.do(plainSue, "audit "+n); !errors.Is(err, bridge.ErrForbidden) {
 		t.Errorf("after removal from the role: %v", err)
+	}
+}
+
+// TestReportChecksAndHandsBackTheQuery: report is checked by Dispatch like
+// every verb and hands the surface the query to run.
+func TestReportChecksAndHandsBackTheQuery(t *testing.T) {
+	h := newHarness(t, bridge.Options{})
+	h.must(ann, "claim "+h.ingest(h.customer("100", "1", "hi")).Number.String()[1:])
+	report := func(args bridge.ReportArgs) (bridge.CommandResult, error) {
+		return h.b.Dispatch(h.ctx, bridge.DeliveryKey{Source: "test", ID: "same"}, sue, bridge.Command{Verb: bridge.VerbReport, Report: args})
+	}
+	res, err := report(bridge.ReportArgs{Period: "30d", Platform: bridge.PlatformTelegram, Agent: bridge.Mention{Kind: bridge.MentionUser, ID: "UANN"}, CSV: true})
+	if err != nil || res.Report == nil {
+		t.Fatalf("report: %+v %v", res, err)
+	}
+	q := res.Report.Query
+	if q.Platform != bridge.PlatformTelegram || q.Agent == 0 || !res.Report.CSV || q.To.Sub(q.From) < 29*24*time.Hour ||
+		!strings.Contains(q.Label, "last 30 days · Ann · Telegram") || !strings.Contains(res.Text, "Preparing the report for last 30 days") {
+		t.Errorf("report query %+v, text %q", q, res.Text)
+	}
+	// Read-only: asked again with the same delivery key, it answers again.
+	if again, err := report(bridge.ReportArgs{}); err != nil || again.Duplicate || again.Report == nil {
+		t.Errorf("second report: %+v %v", again, err)
+	}
+	if _, err := report(bridge.ReportArgs{Agent: bridge.Mention{Kind: bridge.MentionUser, ID: "UNOBODY", Name: "nobody"}}); !errors.Is(err, bridge.ErrNotFound) ||
+		!strings.Contains(err.Error(), "nobody has not worked a conversation yet") {
+		t.Errorf("unknown agent: %v", err)
 	}
 }

@@ -30,6 +30,7 @@ import (
 //	tag          tag... | "-"tag...              (add; a leading "-" removes)
 //	snooze       duration                        (30m, 2h, 1d, 1w, 1h30m)
 //	mine | queue | away | back
+//	report       [period] [platform] [user] ["csv"]  (any order)
 //	help         [verb]
 //
 // Verbs are case-insensitive. A conversation number is read only right
@@ -67,6 +68,7 @@ const (
 	VerbBack    Verb = "back"
 	VerbHelp    Verb = "help"
 	VerbMacro   Verb = "macro"
+	VerbReport  Verb = "report"
 )
 
 // VerbSpec documents one verb: the help text and the README table come from
@@ -108,6 +110,7 @@ var Verbs = []VerbSpec{
 	{VerbAway, "", "stop receiving assignments and escalations", false, RoleAgent},
 	{VerbBack, "", "receive assignments and escalations again", false, RoleAgent},
 	{VerbMacro, "add|edit name [lang=en] [intent=refund] text | list | delete name", "canned replies offered in the reply form; add, edit and delete are for supervisors, managers and admins. Text may hold {customer.name} {agent.name} {platform} {conversation.id}", false, RoleAgent},
+	{VerbReport, "[today|yesterday|7d|30d|2026-11-01..2026-11-30] [platform] [@agent] [csv]", "the team's figures (conversations, response times, SLA, CSAT) for a period, 7 days by default (supervisors, managers, admins)", false, RoleSupervisor},
 	{VerbHelp, "[verb]", "this help", false, RoleAgent},
 }
 
@@ -226,6 +229,8 @@ type Command struct {
 	HelpVerb Verb
 	// Macro is what macro does; Text is the macro's text.
 	Macro MacroArgs
+	// Report is what report covers.
+	Report ReportArgs
 
 	// The fields below are set by surfaces, never by the parser.
 
@@ -419,6 +424,23 @@ func ParseCommandWith(syn Syntax, text string) (Command, error) {
 			}
 		default:
 			return fail("Say add, edit, list or delete")
+		}
+	case VerbReport:
+		for tok := p.next(); tok != ""; tok = p.next() {
+			low := strings.ToLower(tok)
+			m, isMention := p.syn.Mention(tok)
+			switch {
+			case low == "csv":
+				cmd.Report.CSV = true
+			case isMention && m.Kind == MentionUser && cmd.Report.Agent.Kind == 0:
+				cmd.Report.Agent = m
+			case ParsePlatform(low) != "" && cmd.Report.Platform == "":
+				cmd.Report.Platform = ParsePlatform(low)
+			case cmd.Report.Period == "" && !isMention:
+				cmd.Report.Period = tok
+			default:
+				return fail("Unexpected %q", truncateRunes(tok, 40))
+			}
 		}
 	case VerbHelp:
 		if w := strings.ToLower(p.next()); w != "" {

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -340,3 +341,109 @@ func (b *Bridge) FindAgent(ctx context.Context, surface Surface, workspace, user
 // KnownPlatforms lists the platforms a report may be narrowed to.
 var KnownPlatforms = []Platform{PlatformTelegram, PlatformMessenger, PlatformInstagram, PlatformFacebook, PlatformX,
 	PlatformBluesky, PlatformReddit, PlatformLinkedIn, PlatformYouTube, PlatformGoogle}
+
+// ReportArgs are the report verb's arguments as typed.
+type ReportArgs struct {
+	Period   string // as ParseReportPeriod reads it; empty: 7 days
+	Platform Platform
+	Agent    Mention // a user; zero: everyone
+	CSV      bool
+}
+
+// ReportRequest is a checked report command: the query to run and how the
+// actor wants it.
+type ReportRequest struct {
+	Query ReportQuery
+	CSV   bool
+}
+
+// doReport checks a report command (role, period, agent) and hands the
+// query back for the surface to run: a report changes nothing, and may take
+// longer to compute than a chat tool waits for an answer.
+func (b *Bridge) doReport(ctx context.Context, o *op) error {
+	a := o.cmd.Report
+	loc := b.opts.SLA.Location()
+	q := ReportQuery{Location: loc, Platform: a.Platform}
+	var err error
+	if q.From, q.To, q.Label, err = ParseReportPeriod(a.Period, o.now, loc); err != nil {
+		return err
+	}
+	if a.Agent.Kind != 0 {
+		if a.Agent.ID == "" {
+			return fmt.Errorf("%w: %q is not a mention of a teammate; pick them from the @ menu", ErrInvalidInput, a.Agent.Raw)
+		}
+		agent, err := o.tx.FindAgentByChatIdentity(ctx, o.actor.Surface, o.actor.Workspace, a.Agent.ID)
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("%w: %s has not worked a conversation yet", ErrNotFound, a.Agent.Label())
+		}
+		if err != nil {
+			return err
+		}
+		q.Agent = agent.ID
+		q.Label += " · " + agent.Name
+	}
+	if q.Platform != "" {
+		q.Label += " · " + q.Platform.DisplayName()
+	}
+	o.res.Report = &ReportRequest{Query: q, CSV: a.CSV}
+	o.res.Text = fmt.Sprintf("Preparing the report for %s…", q.Label)
+	return nil
+}
+
+// ParsePlatform reads a platform by its id or display name (any case);
+// empty when s names none of KnownPlatforms.
+func ParsePlatform(s string) Platform {
+	low := strings.ToLower(s)
+	for _, p := range KnownPlatforms {
+		if low == string(p) || low == strings.ToLower(p.DisplayName()) {
+			return p
+		}
+	}
+	return ""
+}
+
+// The texts of figures, as every surface shows them; "–" when there is
+// nothing to measure.
+
+// FirstResponseText reads like "median 10m · p90 20m".
+func (f ReportFigures) FirstResponseText() string {
+	if f.FirstResponses == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("median %s · p90 %s", roundDuration(f.FirstResponseMedian), roundDuration(f.FirstResponseP90))
+}
+
+// ResolutionText reads like "median 2h 10m".
+func (f ReportFigures) ResolutionText() string {
+	if f.Resolutions == 0 {
+		return "–"
+	}
+	return "median " + roundDuration(f.ResolutionMedian)
+}
+
+// ComplianceText reads like "90 % (9 of 10 met)".
+func (f ReportFigures) ComplianceText() string {
+	share, ok := f.Compliance()
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f %% (%d of %d met)", 100*share, f.SLACycles-f.SLABreaches, f.SLACycles)
+}
+
+// CSATText reads like "4.5 / 5 · 90 % satisfied (10 answers)".
+func (f ReportFigures) CSATText() string {
+	avg, sat, ok := f.CSAT()
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f / 5 · %.0f %% satisfied (%d answers)", avg, 100*sat, f.CSATAnswers)
+}
+
+// ReopenText reads like "5 % (1 reopens)".
+func (f ReportFigures) ReopenText() string {
+	rate, ok := f.ReopenRate()
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f %% (%d reopens)", 100*rate, f.Reopens)
+}

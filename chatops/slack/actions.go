@@ -257,7 +257,6 @@ func CommandHelp(only bridge.Verb) string {
 	h := bridge.HelpText("/threadline ", only)
 	if only == "" {
 		h = "*Threadline commands* (the number is on the conversation's card; buttons and the message shortcuts act on their own thread)\n" + h +
-			"\n`/threadline report [period] [platform] [@agent] [csv]`: the team's figures (conversations, response times, SLA), posted in the channel" +
 			"\nIn a conversation thread, your messages go to the customer; start with `note:` (or mention a teammate) to keep one internal, `reply:` to always send."
 	}
 	return h
@@ -265,11 +264,6 @@ func CommandHelp(only bridge.Verb) string {
 
 // HandleCommand runs /threadline and returns the text to show the user.
 func (h *Handler) HandleCommand(ctx context.Context, c SlashCommand) (string, error) {
-	// Reports are read in Slack and posted to the channel, not an action on
-	// a conversation: they keep their own period grammar (reports.go).
-	if fields := strings.Fields(c.Text); len(fields) > 0 && strings.EqualFold(fields[0], "report") {
-		return h.reportCommand(ctx, c, fields[1:]), nil
-	}
 	cmd, err := bridge.ParseCommandWith(Syntax{}, c.Text)
 	if err != nil {
 		return explain(err), nil
@@ -303,6 +297,9 @@ func (h *Handler) HandleCommand(ctx context.Context, c SlashCommand) (string, er
 	}
 	if res.Duplicate {
 		return "Already done.", nil
+	}
+	if res.Report != nil {
+		return h.startReport(ctx, c, *res.Report), nil
 	}
 	return h.answer(cmd, res, true), nil
 }
@@ -359,8 +356,8 @@ func auditLine(e bridge.AuditView) string {
 		who = "Threadline"
 	}
 	line := fmt.Sprintf("%s *%s* %s", slackDate(e.At), escape(who), escape(strings.ReplaceAll(e.Action, "_", " ")))
-	if e.Before != e.After && (e.Before != "" || e.After != "") {
-		line += fmt.Sprintf(" `%s` → `%s`", escape(e.Before), escape(e.After))
+	if ch := e.ChangeText(func(s string) string { return "`" + escape(s) + "`" }); ch != "" {
+		line += ": " + ch
 	}
 	return line
 }

@@ -183,7 +183,8 @@ func TestSlackCommandsChangeTheCard(t *testing.T) {
 			r.waitCard(parent.TS, "Assigned to Sue")
 			// Sue sees the audit trail; Bob may not.
 			trail := r.command("U0SUE", "audit "+n)
-			for _, want := range []string{"*bob* tagged", "*ann* assigned", "*bob* escalated supervisor", "snoozed"} {
+			for _, want := range []string{"*bob* tagged", "*ann* assigned: assignee `nobody` → `bob`", "*bob* escalated supervisor", "snoozed",
+				"tags `none` → `refund,vip`"} {
 				if !strings.Contains(trail, want) {
 					t.Errorf("audit trail lacks %q:\n%s", want, trail)
 				}

@@ -3,9 +3,7 @@ package slack
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -27,11 +25,13 @@ type ReportPoster interface {
 	PostReport(ctx context.Context, channel string, r bridge.Report, withCSV bool) error
 }
 
-// Reports answers /threadline report.
+// Reports runs the report command's reports and the App Home's figures.
 type Reports struct {
-	Source   ReportSource
-	Poster   ReportPoster
-	Location *time.Location // the SLA time zone: days and "today"
+	Source ReportSource
+	Poster ReportPoster
+	// Location (the SLA time zone) and Clock place the App Home's 7 days;
+	// the report command takes the bridge's.
+	Location *time.Location
 	Clock    bridge.Clock
 	// Home publishes the App Home tab; nil leaves it alone.
 	Home HomePublisher
@@ -42,58 +42,13 @@ type Reports struct {
 // Wait blocks until every report being prepared is posted.
 func (r *Reports) Wait() { r.running.Wait() }
 
-// ReportUsage is the help of /threadline report.
-const ReportUsage = "Usage: `/threadline report [today|yesterday|7d|30d|2026-11-01..2026-11-30] [platform] [@agent] [csv]`"
-
-var mentionRE = regexp.MustCompile(`^<@([UW][A-Z0-9]+)(\|[^>]*)?>$`)
-
-// reportCommand handles "/threadline report ...": it checks the arguments at
-// once and prepares the report in the background (a slash command must be
-// answered within three seconds), posting it to the channel it was asked in.
-func (h *Handler) reportCommand(ctx context.Context, c SlashCommand, args []string) string {
+// startReport prepares a report the grammar checked (report verb) in the
+// background, since a slash command must be answered within three seconds,
+// and posts it to the channel it was asked in.
+func (h *Handler) startReport(ctx context.Context, c SlashCommand, req bridge.ReportRequest) string {
 	r := h.opts.Reports
 	if r == nil {
 		return "Reports are not available here."
-	}
-	now := time.Now()
-	if r.Clock != nil {
-		now = r.Clock.Now()
-	}
-	q := bridge.ReportQuery{Location: r.Location}
-	period, withCSV, agentUser := "", false, ""
-	for _, a := range args {
-		low := strings.ToLower(a)
-		switch {
-		case low == "csv":
-			withCSV = true
-		case mentionRE.MatchString(a):
-			agentUser = mentionRE.FindStringSubmatch(a)[1]
-		case platformArg(low) != "":
-			q.Platform = platformArg(low)
-		case period == "":
-			period = a
-		default:
-			return fmt.Sprintf("I do not understand %q.\n%s", a, ReportUsage)
-		}
-	}
-	var err error
-	if q.From, q.To, q.Label, err = bridge.ParseReportPeriod(period, now, r.Location); err != nil {
-		return explain(err) + "\n" + ReportUsage
-	}
-	if agentUser != "" {
-		agent, err := r.Source.FindAgent(ctx, bridge.SurfaceSlack, c.TeamID, agentUser)
-		if errors.Is(err, bridge.ErrNotFound) {
-			return fmt.Sprintf("<@%s> has not worked a conversation yet.", agentUser)
-		}
-		if err != nil {
-			h.log.Warn("report: find agent", "err", err)
-			return "Could not look up that agent; try again."
-		}
-		q.Agent = agent.ID
-		q.Label += " · " + agent.Name
-	}
-	if q.Platform != "" {
-		q.Label += " · " + q.Platform.DisplayName()
 	}
 	r.running.Add(1)
 	go func() {
@@ -101,25 +56,16 @@ func (h *Handler) reportCommand(ctx context.Context, c SlashCommand, args []stri
 		// The request is answered; the report outlives it, not the process.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		rep, err := r.Source.Report(rctx, q)
+		rep, err := r.Source.Report(rctx, req.Query)
 		if err == nil {
-			err = r.Poster.PostReport(rctx, c.ChannelID, rep, withCSV)
+			err = r.Poster.PostReport(rctx, c.ChannelID, rep, req.CSV)
 		}
 		if err != nil {
 			h.log.Warn("report failed", "channel", c.ChannelID, "err", err)
 			h.tell(c.ChannelID, "", c.UserID, "The report could not be posted here: "+explain(err))
 		}
 	}()
-	return fmt.Sprintf("Preparing the report for %s…", q.Label)
-}
-
-func platformArg(s string) bridge.Platform {
-	for _, p := range bridge.KnownPlatforms {
-		if s == string(p) || s == strings.ToLower(p.DisplayName()) {
-			return p
-		}
-	}
-	return ""
+	return fmt.Sprintf("Preparing the report for %s…", escape(req.Query.Label))
 }
 
 // ReportBlocks renders a report as Block Kit.
@@ -137,13 +83,13 @@ func ReportBlocks(r bridge.Report) []slack.Block {
 		field("Conversations", fmt.Sprint(t.Conversations)),
 		field("Resolved", fmt.Sprint(t.Resolved)),
 		field("Backlog", fmt.Sprint(t.Backlog)),
-		field("First response", firstResponse(t)),
-		field("Resolution", median(t.ResolutionMedian, t.Resolutions)),
-		field("SLA compliance", compliance(t)),
-		field("Reopen rate", reopenRate(t)),
+		field("First response", t.FirstResponseText()),
+		field("Resolution", t.ResolutionText()),
+		field("SLA compliance", t.ComplianceText()),
+		field("Reopen rate", t.ReopenText()),
 	}
 	if _, _, ok := t.CSAT(); ok {
-		fields = append(fields, field("CSAT", csat(t)))
+		fields = append(fields, field("CSAT", t.CSATText()))
 	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate("Threadline report · "+q.Label, 150), false, false)),
@@ -164,9 +110,9 @@ func ReportBlocks(r bridge.Report) []slack.Block {
 			}
 			f := g.ReportFigures
 			fmt.Fprintf(&b, "\n• *%s*: %d conversations, %d resolved, %d open · first response %s · SLA %s",
-				escape(name(g)), f.Conversations, f.Resolved, f.Backlog, firstResponse(f), compliance(f))
+				escape(name(g)), f.Conversations, f.Resolved, f.Backlog, f.FirstResponseText(), f.ComplianceText())
 			if _, _, ok := f.CSAT(); ok {
-				b.WriteString(" · CSAT " + csat(f))
+				b.WriteString(" · CSAT " + f.CSATText())
 			}
 		}
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(b.String(), 2900), false, false), nil, nil))
@@ -182,44 +128,6 @@ func ReportBlocks(r bridge.Report) []slack.Block {
 	blocks = append(blocks, slack.NewContextBlock("definitions", slack.NewTextBlockObject(slack.MarkdownType,
 		"Times are elapsed time from the customer's first message. SLA compliance: clock cycles (first response, next responses, resolution) of conversations created in the period that ended without a breach. Reopen rate: reopens per resolve.", false, false)))
 	return blocks
-}
-
-func median(d time.Duration, n int) string {
-	if n == 0 {
-		return "–"
-	}
-	return "median " + shortDuration(d)
-}
-
-func firstResponse(f bridge.ReportFigures) string {
-	if f.FirstResponses == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("median %s · p90 %s", shortDuration(f.FirstResponseMedian), shortDuration(f.FirstResponseP90))
-}
-
-func compliance(f bridge.ReportFigures) string {
-	share, ok := f.Compliance()
-	if !ok {
-		return "–"
-	}
-	return fmt.Sprintf("%.0f %% (%d of %d met)", 100*share, f.SLACycles-f.SLABreaches, f.SLACycles)
-}
-
-func csat(f bridge.ReportFigures) string {
-	avg, sat, ok := f.CSAT()
-	if !ok {
-		return "–"
-	}
-	return fmt.Sprintf("%.1f / 5 · %.0f %% satisfied (%d answers)", avg, 100*sat, f.CSATAnswers)
-}
-
-func reopenRate(f bridge.ReportFigures) string {
-	rate, ok := f.ReopenRate()
-	if !ok {
-		return "–"
-	}
-	return fmt.Sprintf("%.0f %% (%d reopens)", 100*rate, f.Reopens)
 }
 
 // ReportText is the notification and fallback text of a report.

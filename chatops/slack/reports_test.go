@@ -102,14 +102,23 @@ func TestReportCommandPostsBlocksChartAndCSV(t *testing.T) {
 		t.Fatalf("CSV: %v %v", rows, err)
 	}
 
-	// Bad arguments are answered at once and post nothing.
-	for text, want := range map[string]string{
-		"report lastweek":         "period",
-		"report 7d telegram nope": "do not understand",
-		"report 7d <@U0NOBODY>":   "has not worked a conversation",
+	// Bad arguments and agents are answered at once and post nothing.
+	for _, tc := range []struct{ user, text, want string }{
+		{"U0SUE", "report lastweek", "period"},
+		{"U0SUE", "report 7d telegram nope", `unexpected "nope"`},
+		{"U0SUE", "report 7d <@U0NOBODY>", "has not worked a conversation"},
+		{"U0SUE", "report 7d @ann", "pick them from the @ menu"},
+		{"U0ANN", "report 7d", "not done: report is for supervisors, managers and admins"},
+		{"U0ANN", "report 7d <@U0ANN|ann>", "not done: report is for supervisors, managers and admins"},
 	} {
-		if ans := send(text); !strings.Contains(strings.ToLower(ans), want) {
-			t.Errorf("%q answered %q, want %q", text, ans, want)
+		code, body, err := client.SendCommand(ctx, slacktest.Command{TeamID: sl.TeamID(), UserID: tc.user, UserName: "x", Channel: "C0REPORTS", Text: tc.text})
+		var ans struct {
+			Text         string `json:"text"`
+			ResponseType string `json:"response_type"`
+		}
+		_ = json.Unmarshal(body, &ans)
+		if err != nil || code != 200 || !strings.Contains(strings.ToLower(ans.Text), tc.want) || ans.ResponseType != "ephemeral" {
+			t.Errorf("%s %q answered %d %+v, want ephemeral %q", tc.user, tc.text, code, ans, tc.want)
 		}
 	}
 	reports.Wait()

@@ -144,9 +144,6 @@ func (s syntax) Mention(tok string) (bridge.Mention, bool) {
 	return bridge.PlainSyntax{}.Mention(tok)
 }
 
-// slackOnly are command words only Slack's /threadline knows so far.
-var slackOnly = map[string]bool{"report": true}
-
 var atTag = regexp.MustCompile(`</?at>`)
 
 // PlainText turns a Teams message into what a customer should read.
@@ -342,12 +339,6 @@ func (h *Handler) handleText(ctx context.Context, act Activity) (string, error) 
 			h.tell(act, explain(err))
 			return "refused", nil
 		}
-		if w, _, _ := strings.Cut(strings.ToLower(msg.text), " "); slackOnly[w] {
-			// A command word of another surface must not reach the
-			// customer as a message.
-			h.tell(act, "Not done: "+w+" is not available in Teams yet; use /threadline "+w+" in Slack.")
-			return "refused", nil
-		}
 		// "@Threadline Sorry for the wait": a message, not a command.
 	}
 	if conv == nil {
@@ -405,6 +396,10 @@ func (h *Handler) dispatch(ctx context.Context, act Activity, key bridge.Deliver
 	if res.Duplicate {
 		return "duplicate", nil
 	}
+	if res.Report != nil {
+		h.report(act, *res.Report)
+		return string(cmd.Verb), nil
+	}
 	if answer := answerText(cmd, res); answer != "" {
 		h.tell(act, answer)
 	}
@@ -436,7 +431,10 @@ func answerText(cmd bridge.Command, res bridge.CommandResult) string {
 			if actor == "" {
 				actor = "system"
 			}
-			fmt.Fprintf(&b, "\n%s %s %s", e.At.UTC().Format(time.RFC3339), actor, e.Action)
+			fmt.Fprintf(&b, "\n%s %s %s", e.At.UTC().Format(time.RFC3339), actor, strings.ReplaceAll(e.Action, "_", " "))
+			if ch := e.ChangeText(nil); ch != "" {
+				b.WriteString(": " + ch)
+			}
 		}
 		return b.String()
 	case bridge.VerbHelp:

@@ -34,6 +34,8 @@ type HandlerOptions struct {
 	Teller Teller
 	// Roles gives users their roles; nil keeps the stored ones.
 	Roles RoleSource
+	// Reports runs the report command; nil turns it off.
+	Reports ReportSource
 	// ReplyMode is ReplyAuto (default) or ReplyExplicit.
 	ReplyMode string
 	Logger    *slog.Logger

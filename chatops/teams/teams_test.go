@@ -239,10 +239,10 @@ type rig struct {
 var alice = telegramtest.User{ID: 501, FirstName: "Alice", LastName: "Doe", Username: "alice_d"}
 
 func newRig(t *testing.T, em *teamstest.Server, store *sqlite.Store, serviceURL string) *rig {
-	return newRigWith(t, em, nil, store, serviceURL)
+	return newRigWith(t, em, nil, store, serviceURL, nil)
 }
 
-func newRigWith(t *testing.T, em *teamstest.Server, tg *telegramtest.Server, store *sqlite.Store, serviceURL string) *rig {
+func newRigWith(t *testing.T, em *teamstest.Server, tg *telegramtest.Server, store *sqlite.Store, serviceURL string, roles teams.RoleSource) *rig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -260,7 +260,7 @@ func newRigWith(t *testing.T, em *teamstest.Server, tg *telegramtest.Server, sto
 	b.AddPlatform(tga)
 	b.AddSurface(s)
 	h := teams.NewHandler(teams.HandlerOptions{Auth: newValidator(em, nil), Learner: s, AppID: em.AppID(), TenantID: em.TenantID(),
-		Bridge: b, Teller: s, ReplyMode: replyMode(t)})
+		Bridge: b, Teller: s, ReplyMode: replyMode(t), Roles: roles, Reports: b})
 	r := chi.NewRouter()
 	h.Routes(r)
 	r.Method("POST", "/webhooks/telegram", tga.WebhookHandler(b, nil))
@@ -408,7 +408,7 @@ func TestProactiveAfterRestart(t *testing.T) {
 	store.Close()
 	// The new process is configured with a wrong service URL: only the
 	// learned one, read from the store, reaches the connector.
-	r = newRigWith(t, em, r.tg, openAt(t, path), "http://127.0.0.1:1/")
+	r = newRigWith(t, em, r.tg, openAt(t, path), "http://127.0.0.1:1/", nil)
 	r.customer("after restart")
 	r.wait("message after restart in the same thread", func(s *teamstest.Server) bool {
 		for _, m := range s.Messages(root.ConversationID) {
@@ -555,7 +555,40 @@ func (r *rig) botSaid(text string) {
 var (
 	annT = teamstest.User{ID: "29:ann", Name: "Ann", AADObjectID: "aad-ann"}
 	bobT = teamstest.User{ID: "29:bob", Name: "Bob"}
+	sueT = teamstest.User{ID: "29:sue", Name: "Sue"}
 )
+
+// TestSupervisorVerbs: a supervisor's audit in a thread shows who changed
+// what by name, and report answers with the figures; an agent is refused
+// both.
+func TestSupervisorVerbs(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	r := newRigWith(t, em, nil, open.SQLite(t, sqlite.Options{}), em.ServiceURL(), teams.Roles{Supervisors: []string{sueT.ID}})
+	r.customer("Where is my order?")
+	root := r.root()
+	r.send(em.UserMessage(root.ConversationID, annT, "claim", true))
+	r.send(em.UserMessage(root.ConversationID, annT, "tag refund", true))
+	r.send(em.UserMessage(root.ConversationID, annT, "audit", true))
+	r.botSaid("Audit is for supervisors, managers and admins")
+	r.send(em.UserMessage(root.ConversationID, sueT, "audit", true))
+	r.botSaid("Ann claimed: assignee nobody → Ann")
+	r.botSaid("Ann tagged: tags none → refund")
+
+	r.send(em.UserMessage(root.ConversationID, annT, "report 7d", true))
+	r.botSaid("Report is for supervisors, managers and admins")
+	r.send(em.UserMessage(root.ConversationID, sueT, "report 7d telegram nope", true))
+	r.botSaid("Unexpected &#34;nope&#34;")
+	r.send(em.UserMessage(root.ConversationID, sueT, "report 7d telegram", true))
+	r.botSaid("Threadline report · last 7 days · Telegram")
+	r.botSaid("1 conversations, 0 resolved, 1 open")
+	r.botSaid("By agent**<br>- Ann: 1 conversations")
+	for _, m := range em.Messages("") {
+		if m.FromBot && strings.Contains(m.Text, "Threadline report") && strings.Count(m.Text, "Threadline report") != 1 {
+			t.Errorf("report told twice in one message: %s", m.Text)
+		}
+	}
+}
 
 // TestThreadMessages: messages the bot sees without being mentioned (the
 // ChannelMessage.Read.Group permission) and those addressed to it follow
@@ -605,9 +638,9 @@ func TestThreadMessages(t *testing.T) {
 		}
 		return false
 	})
-	// A Slack-only command is refused, not sent as a message.
+	// A supervisors' command is refused to an agent, not sent as a message.
 	r.send(em.UserMessage(root.ConversationID, annT, "report 7d", true))
-	r.botSaid("report is not available in Teams")
+	r.botSaid("Report is for supervisors, managers and admins")
 	// Help answers in the thread.
 	r.send(em.UserMessage(root.ConversationID, annT, "help", true))
 	r.botSaid("claim")

@@ -39,7 +39,7 @@ func (a *App) connectTeams(opts Options) {
 		surface: s,
 		handler: tlteams.NewHandler(tlteams.HandlerOptions{
 			Auth: validator, Learner: s, AppID: cfg.AppID, TenantID: cfg.TenantID, Logger: a.log, Observe: a.metrics.Webhook,
-			Teller: s, ReplyMode: cfg.ReplyMode,
+			Teller: s, ReplyMode: cfg.ReplyMode, Reports: a.bridge,
 			Roles: tlteams.Roles{Supervisors: a.cfg.Roles.Supervisors, Managers: a.cfg.Roles.Managers, Admins: a.cfg.Roles.Admins},
 		}),
 	}
