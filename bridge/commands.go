@@ -177,6 +177,7 @@ var agentVerbs = map[Verb]verbFunc{
 	VerbHelp:   (*Bridge).doHelp,
 	VerbMacro:  (*Bridge).doMacro,
 	VerbReport: (*Bridge).doReport,
+	VerbHours:  (*Bridge).doHours,
 }
 
 // readOnly verbs change nothing, so a redelivered request is answered again
@@ -201,7 +202,7 @@ func (b *Bridge) Dispatch(ctx context.Context, key DeliveryKey, actor Actor, cmd
 	if len(cmd.Text) > MaxCommandText {
 		return CommandResult{}, fmt.Errorf("%w: the text is longer than %d bytes", ErrInvalidInput, MaxCommandText)
 	}
-	if readOnly[cmd.Verb] {
+	if cmd.changesNothing() {
 		key = DeliveryKey{}
 	}
 	fn := conversationVerbs[cmd.Verb]
@@ -441,9 +442,8 @@ func (b *Bridge) doAssign(ctx context.Context, o *op) error {
 	}
 	o.conv.AssigneeID = to.ID
 	o.res.Text = fmt.Sprintf("%s is assigned to %s.", o.conv.Number, to.Name)
-	if !to.Available {
-		o.res.Text += fmt.Sprintf(" Note: %s is away.", to.Name)
-		o.res.Attention = true
+	if err := b.noteOffDuty(ctx, o, to); err != nil {
+		return err
 	}
 	return b.save(ctx, o, "assigned")
 }
@@ -607,9 +607,8 @@ func (b *Bridge) doTransfer(ctx context.Context, o *op) error {
 		}
 		o.conv.AssigneeID = a.ID
 		to = a.Name
-		if !a.Available {
-			o.res.Text = fmt.Sprintf(" Note: %s is away.", a.Name)
-			o.res.Attention = true
+		if err := b.noteOffDuty(ctx, o, a); err != nil {
+			return err
 		}
 	}
 	o.res.Text = fmt.Sprintf("%s is transferred to %s.", o.conv.Number, to) + o.res.Text
@@ -647,8 +646,12 @@ func (b *Bridge) doEscalate(ctx context.Context, o *op) error {
 		if l.Agent.ID == o.agent.ID {
 			continue
 		}
-		if !l.Agent.Available {
-			away = append(away, l.Agent.Name)
+		why, err := b.offDuty(ctx, o.tx, l.Agent, o.now)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			away = append(away, fmt.Sprintf("%s (%s)", l.Agent.Name, why))
 			continue
 		}
 		if pick == nil || l.Open < pick.Open {
@@ -664,7 +667,7 @@ func (b *Bridge) doEscalate(ctx context.Context, o *op) error {
 	} else {
 		find := fmt.Sprintf("nobody has the %s role", role)
 		if len(away) > 0 {
-			find = fmt.Sprintf("find %s (away)", strings.Join(away, " or "))
+			find = "find " + strings.Join(away, " or ")
 		}
 		what += fmt.Sprintf(". No %s is available: %s", role, find)
 		o.res.Text = fmt.Sprintf("%s is now %s, but no %s is available: %s.", o.conv.Number, o.conv.Priority, role, find)

@@ -31,6 +31,7 @@ import (
 //	snooze       duration                        (30m, 2h, 1d, 1w, 1h30m)
 //	mine | queue | away | back
 //	report       [period] [platform] [user] ["csv"]  (any order)
+//	hours        [user] ["off" | schedule [zone]]  (schedule: mon-fri 09:00-17:00)
 //	help         [verb]
 //
 // Verbs are case-insensitive. A conversation number is read only right
@@ -69,6 +70,7 @@ const (
 	VerbHelp    Verb = "help"
 	VerbMacro   Verb = "macro"
 	VerbReport  Verb = "report"
+	VerbHours   Verb = "hours"
 )
 
 // VerbSpec documents one verb: the help text and the README table come from
@@ -109,6 +111,7 @@ var Verbs = []VerbSpec{
 	{VerbQueue, "", "unassigned conversations, most urgent first", false, RoleAgent},
 	{VerbAway, "", "stop receiving assignments and escalations", false, RoleAgent},
 	{VerbBack, "", "receive assignments and escalations again", false, RoleAgent},
+	{VerbHours, "[@agent] mon-fri 09:00-17:00 Europe/Berlin|off", "working hours: outside them no assignments or escalations reach you (away still wins); without a schedule: show them; for someone else: supervisors, managers and admins", false, RoleAgent},
 	{VerbMacro, "add|edit name [lang=en] [intent=refund] text | list | delete name", "canned replies offered in the reply form; add, edit and delete are for supervisors, managers and admins. Text may hold {customer.name} {agent.name} {platform} {conversation.id}", false, RoleAgent},
 	{VerbReport, "[today|yesterday|7d|30d|2026-11-01..2026-11-30] [platform] [@agent] [csv]", "the team's figures (conversations, response times, SLA, CSAT) for a period, 7 days by default (supervisors, managers, admins)", false, RoleSupervisor},
 	{VerbHelp, "[verb]", "this help", false, RoleAgent},
@@ -231,6 +234,8 @@ type Command struct {
 	Macro MacroArgs
 	// Report is what report covers.
 	Report ReportArgs
+	// Hours is what hours sets; Target is whose, when not the actor's.
+	Hours HoursArgs
 
 	// The fields below are set by surfaces, never by the parser.
 
@@ -441,6 +446,10 @@ func ParseCommandWith(syn Syntax, text string) (Command, error) {
 			default:
 				return fail("Unexpected %q", truncateRunes(tok, 40))
 			}
+		}
+	case VerbHours:
+		if err := parseHours(&p, &cmd); err != nil {
+			return fail("%s", err)
 		}
 	case VerbHelp:
 		if w := strings.ToLower(p.next()); w != "" {

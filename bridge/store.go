@@ -35,6 +35,7 @@ type Tx interface {
 	CSATTx
 	MacroTx
 	DraftTx
+	WorkingHoursTx
 
 	// MarkProcessed records an inbound delivery id (a Slack event_id, a
 	// Telegram update_id) and reports whether it was seen for the first time.

@@ -311,6 +311,23 @@ func (s *Schedule) Add(t time.Time, d time.Duration) (time.Time, error) {
 	return out, nil
 }
 
+// NextOpen is the earliest instant at or after t within opening hours. It
+// fails only when the schedule never opens.
+func (s *Schedule) NextOpen(t time.Time) (time.Time, error) {
+	if s.always {
+		return t, nil
+	}
+	var out time.Time
+	err := s.walk(t, func(from, _ time.Time) bool {
+		out = from
+		return false
+	})
+	if out.IsZero() {
+		return time.Time{}, err
+	}
+	return out, nil
+}
+
 // Open reports whether t is within opening hours.
 func (s *Schedule) Open(t time.Time) bool {
 	if s.always {

@@ -188,6 +188,11 @@ func TestMatchesMinuteByMinuteOracle(t *testing.T) {
 				}
 			}
 		}
+		if first, ok := want[1]; ok {
+			if got, err := s.NextOpen(start); err != nil || !got.Equal(first.Add(-time.Minute)) {
+				t.Fatalf("case %d %q in %s from %s: NextOpen = %s %v, oracle %s", i, spec, loc, start, got.In(loc), err, first.Add(-time.Minute).In(loc))
+			}
+		}
 		end := start.Add(window * time.Minute)
 		if got := s.Between(start, end); got != open {
 			t.Fatalf("case %d %q in %s from %s: Between = %s, oracle %s", i, spec, loc, start, got, open)
@@ -229,7 +234,13 @@ func TestProperties(t *testing.T) {
 			}
 			tab, _ := s.Add(t0, a+b)
 			tb, _ := s.Add(ta, b)
+			next, err := s.NextOpen(t0)
+			if err != nil {
+				return false
+			}
+			after, _ := s.Add(t0, time.Nanosecond)
 			return s.Between(t0, ta) == a && // Add inverts Between
+				s.Open(next) && s.Between(t0, next) == 0 && after.Equal(next.Add(time.Nanosecond)) && // NextOpen is where work starts
 				!ta.Before(t0) && // never earlier
 				tab.Equal(tb) && // Add composes
 				s.Between(t0, tab) == s.Between(t0, ta)+s.Between(ta, tab) && // Between adds up
