@@ -48,6 +48,9 @@ type Options struct {
 	KeepUnassignedOnReply bool
 	// CSAT sends a satisfaction survey on resolve; nil sends none.
 	CSAT *CSATOptions
+	// DMHandoff words the dm command's public reply and default private
+	// message; empty fields take DefaultDMHandoff's.
+	DMHandoff DMHandoff
 }
 
 // Metrics is what the bridge reports about its work.

@@ -164,6 +164,7 @@ var conversationVerbs = map[Verb]verbFunc{
 	VerbHide:     (*Bridge).doHide,
 	VerbUnhide:   (*Bridge).doUnhide,
 	VerbDelete:   (*Bridge).doDelete,
+	VerbDM:       (*Bridge).doDM,
 	VerbHistory:  (*Bridge).doHistory,
 	VerbAudit:    (*Bridge).doAudit,
 }
@@ -488,15 +489,33 @@ func (b *Bridge) doReply(ctx context.Context, o *op) error {
 			return err
 		}
 	}
-	msg, err := b.addAgentMessage(ctx, o.tx, o.agent, o.conv, Outbound, o.cmd.Text, o.cmd.ChatRef, o.now)
+	msg, err := b.queueReply(ctx, o, o.cmd.Text, KindMessage, o.cmd.ChatRef)
 	if err != nil {
 		return err
 	}
-	if err := b.enqueueDelivery(ctx, o.tx, o.conv.Priority, Delivery{
-		ConversationID: o.conv.ID, Target: TargetPlatform, Kind: KindMessage, MessageID: msg.ID, Seq: msg.Seq,
-	}); err != nil {
+	if err := b.replied(ctx, o); err != nil {
 		return err
 	}
+	o.res.MessageID = msg.ID
+	o.res.Text = fmt.Sprintf("Reply to %s queued for the customer.", o.conv.Number)
+	return b.save(ctx, o, "replied")
+}
+
+// queueReply stores an agent's message to the customer and queues it in
+// the platform lane as kind.
+func (b *Bridge) queueReply(ctx context.Context, o *op, text string, kind DeliveryKind, chatRef *ChatMessageRef) (Message, error) {
+	msg, err := b.addAgentMessage(ctx, o.tx, o.agent, o.conv, Outbound, text, chatRef, o.now)
+	if err != nil {
+		return Message{}, err
+	}
+	return msg, b.enqueueDelivery(ctx, o.tx, o.conv.Priority, Delivery{
+		ConversationID: o.conv.ID, Target: TargetPlatform, Kind: kind, MessageID: msg.ID, Seq: msg.Seq,
+	})
+}
+
+// replied is what an agent's answer does to the conversation: its SLA
+// clocks, waiting on the customer, the claim and the first response time.
+func (b *Bridge) replied(ctx context.Context, o *op) error {
 	if err := b.slaReplied(ctx, o.tx, o.conv, o.now); err != nil {
 		return err
 	}
@@ -508,9 +527,7 @@ func (b *Bridge) doReply(ctx context.Context, o *op) error {
 	if o.conv.FirstResponseAt == nil {
 		o.conv.FirstResponseAt = &o.now
 	}
-	o.res.MessageID = msg.ID
-	o.res.Text = fmt.Sprintf("Reply to %s queued for the customer.", o.conv.Number)
-	return b.save(ctx, o, "replied")
+	return nil
 }
 
 // checkNoNewerReplies fails with *StaleReplyError when other agents replied

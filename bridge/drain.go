@@ -356,7 +356,7 @@ func (b *Bridge) deliver(ctx context.Context, d Delivery, l loaded) (string, rec
 		if d.Kind == KindModerate {
 			return b.moderateOnPlatform(ctx, d, l)
 		}
-		return b.sendToPlatform(ctx, l)
+		return b.sendToPlatform(ctx, l, d.Kind == KindPrivateReply)
 	}
 	surface, ok := d.Target.Surface()
 	if !ok {
@@ -453,12 +453,22 @@ func (b *Bridge) loadTx(ctx context.Context, tx Tx, d Delivery, surface Surface)
 	return l, nil
 }
 
-func (b *Bridge) sendToPlatform(ctx context.Context, l loaded) (string, recordFunc, error) {
+// sendToPlatform sends an agent's message: in the platform thread, or, when
+// private, to the author of the comment the thread is about.
+func (b *Bridge) sendToPlatform(ctx context.Context, l loaded, private bool) (string, recordFunc, error) {
 	p, ok := b.platforms[l.conv.Platform]
 	if !ok {
 		return "", nil, Permanent(fmt.Errorf("platform %q is not connected", l.conv.Platform))
 	}
-	res, err := p.Send(ctx, OutboundMessage{
+	send := p.Send
+	if private {
+		pr, ok := p.(PrivateReplier)
+		if !ok {
+			return "", nil, Permanent(fmt.Errorf("platform %q cannot write privately to a commenter", l.conv.Platform))
+		}
+		send = pr.SendPrivateReply
+	}
+	res, err := send(ctx, OutboundMessage{
 		Account: l.account, ThreadExternalID: l.thread.ExternalID, Recipient: l.customer,
 		MessageID: l.msg.ID, Text: l.msg.Text, Attachments: l.msg.Attachments, LastInboundAt: l.lastInbound,
 	})
@@ -514,6 +524,9 @@ func (b *Bridge) card(ctx context.Context, tx Tx, l loaded) (Card, error) {
 		c.Assignee = &a
 	}
 	if c.SLA, err = b.cardClocks(ctx, tx, l.conv); err != nil {
+		return Card{}, err
+	}
+	if c.MoveToDM, err = b.offersMoveToDM(ctx, tx, l.conv); err != nil {
 		return Card{}, err
 	}
 	first, err := tx.FirstInboundMessage(ctx, l.conv.ID)

@@ -23,6 +23,7 @@ import (
 //	claim | unassign | pending | resolve | reopen | history | audit
 //	assign       user
 //	reply        [text]                          (no text: the surface opens its reply form)
+//	dm           [text]                          (no text: the configured private message)
 //	note         text
 //	transfer     (user | team) [reason]
 //	escalate     ("supervisor" | "manager" | "critical") [reason]
@@ -58,9 +59,11 @@ const (
 	VerbResolve  Verb = "resolve"
 	VerbReopen   Verb = "reopen"
 	// Moderation of the public comment a conversation is about.
-	VerbHide    Verb = "hide"
-	VerbUnhide  Verb = "unhide"
-	VerbDelete  Verb = "delete"
+	VerbHide   Verb = "hide"
+	VerbUnhide Verb = "unhide"
+	VerbDelete Verb = "delete"
+	// VerbDM moves a public comment to a private conversation.
+	VerbDM      Verb = "dm"
 	VerbHistory Verb = "history"
 	VerbAudit   Verb = "audit"
 	VerbMine    Verb = "mine"
@@ -105,6 +108,7 @@ var Verbs = []VerbSpec{
 	{VerbHide, "1042", "hide the public comment a comment conversation is about (Facebook, Instagram)", true, RoleAgent},
 	{VerbUnhide, "1042", "show a hidden comment again", true, RoleAgent},
 	{VerbDelete, "1042", "delete the public comment on the platform (supervisors, managers, admins)", true, RoleSupervisor},
+	{VerbDM, "1042 [private message]", "move a public comment to a private conversation: a short public reply under the comment and a private message to its author, where the platform allows it (Facebook, Instagram)", true, RoleAgent},
 	{VerbHistory, "1042", "this customer's earlier conversations on every platform", true, RoleAgent},
 	{VerbAudit, "1042", "who did what on a conversation (supervisors, managers, admins)", true, RoleSupervisor},
 	{VerbMine, "", "your open conversations", false, RoleAgent},
@@ -284,7 +288,7 @@ func ParseCommand(text string) (Command, error) { return ParseCommandWith(PlainS
 var verbAliases = map[string]Verb{
 	"take": VerbClaim, "unclaim": VerbUnassign, "release": VerbUnassign, "comment": VerbNote,
 	"prio": VerbPriority, "tags": VerbTag, "wait": VerbPending, "done": VerbResolve, "close": VerbResolve,
-	"trail": VerbAudit, "?": VerbHelp,
+	"trail": VerbAudit, "?": VerbHelp, "todm": VerbDM, "private": VerbDM,
 }
 
 // ParseCommandWith reads a command, asking syn about tokens.
@@ -335,7 +339,7 @@ func ParseCommandWith(syn Syntax, text string) (Command, error) {
 		}
 		cmd.Target = m
 		cmd.Text = p.text()
-	case VerbReply:
+	case VerbReply, VerbDM:
 		cmd.Text = p.text()
 	case VerbNote:
 		cmd.Text = p.text()
@@ -463,7 +467,7 @@ func ParseCommandWith(syn Syntax, text string) (Command, error) {
 		}
 		return cmd, nil
 	}
-	if extra := p.text(); extra != "" && cmd.Text == "" && verb != VerbReply {
+	if extra := p.text(); extra != "" && cmd.Text == "" && verb != VerbReply && verb != VerbDM {
 		return fail("Unexpected %q", truncateRunes(extra, 40))
 	}
 	return cmd, nil

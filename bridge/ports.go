@@ -125,6 +125,9 @@ type Card struct {
 	// SLA lists the running, paused and breached clocks, for the due time
 	// and a breach marker.
 	SLA []CardClock
+	// MoveToDM offers the dm command: an active public comment on a
+	// platform with private replies, not moved yet.
+	MoveToDM bool
 }
 
 // MessageView is a message with what a surface needs to show its sender.

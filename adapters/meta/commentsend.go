@@ -143,3 +143,21 @@ func (s Sender) Moderate(ctx context.Context, r bridge.ModerationRequest) error 
 	}
 	return nil
 }
+
+var _ bridge.PrivateReplier = Sender{}
+
+// SendPrivateReply implements bridge.PrivateReplier for the move-to-DM
+// handoff: the private reply to the author of the thread's top-level
+// comment.
+func (s Sender) SendPrivateReply(ctx context.Context, m bridge.OutboundMessage) (bridge.SendResult, error) {
+	name := string(s.platform)
+	acc, ok := s.a.account(m.Account.ExternalID)
+	if !ok {
+		return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("%s: account %s is not connected (THREADLINE_META_ACCOUNTS)", name, m.Account.ExternalID))
+	}
+	top, ok := strings.CutPrefix(m.ThreadExternalID, commentPrefix)
+	if !ok || top == "" {
+		return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("%s: %w: thread %q is not a comment: there is no commenter to write to privately", name, bridge.ErrInvalidInput, m.ThreadExternalID))
+	}
+	return s.privateReply(ctx, acc, top, strings.TrimSpace(m.Text), m)
+}

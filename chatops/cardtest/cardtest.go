@@ -48,10 +48,10 @@ func Cases() []Case {
 				Tags: []string{"refund", "vip"}, Team: "billing", Escalation: bridge.EscalateCritical, SnoozedUntil: &snoozed, UpdatedAt: snoozed.Add(-time.Hour)},
 			Customer: bridge.Identity{Name: "Eve"}, FirstMessage: "Someone took over my account",
 		}},
-		// A public comment: the card offers moderation.
+		// A public comment: the card offers moderation and Move to DM.
 		{"card_comment", bridge.Card{
 			Conversation: bridge.Conversation{Number: 1047, Platform: bridge.PlatformFacebook, Source: bridge.SourceComment, Status: bridge.StatusOpen, Priority: bridge.P3},
-			Customer:     bridge.Identity{Name: "Gus"}, FirstMessage: "Worst service ever",
+			Customer:     bridge.Identity{Name: "Gus"}, FirstMessage: "Worst service ever", MoveToDM: true,
 		}},
 		{"card_markup", bridge.Card{
 			Conversation: bridge.Conversation{Number: 1045, Platform: bridge.PlatformMessenger, Status: bridge.StatusOpen, Priority: bridge.P2},

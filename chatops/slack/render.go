@@ -85,7 +85,7 @@ func RenderCard(c bridge.Card) []slack.Block {
 	}
 	blocks = append(blocks, slack.NewActionBlock("actions", cardActions(c)...))
 	if c.Conversation.Source == bridge.SourceComment {
-		blocks = append(blocks, slack.NewActionBlock("moderation", moderationButtons(fmt.Sprint(int64(c.Conversation.Number)))...))
+		blocks = append(blocks, slack.NewActionBlock("moderation", moderationButtons(fmt.Sprint(int64(c.Conversation.Number)), c.MoveToDM)...))
 	}
 	return blocks
 }
@@ -234,18 +234,26 @@ func writeText(b *strings.Builder, m bridge.Message) {
 	}
 }
 
-// moderationButtons act on the public comment of a comment conversation;
-// deleting asks first.
-func moderationButtons(number string) []slack.BlockElement {
+// moderationButtons act on the public comment of a comment conversation:
+// Move to DM (when offered) and deleting ask first.
+func moderationButtons(number string, moveToDM bool) []slack.BlockElement {
 	text := func(s string) *slack.TextBlockObject {
 		return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
 	}
 	del := button(bridge.VerbDelete, "Delete comment", number, slack.StyleDanger)
 	del.Confirm = slack.NewConfirmationBlockObject(text("Delete this comment?"),
 		text("It is removed from the post for everyone. This cannot be undone."), text("Delete"), text("Keep it"))
-	return []slack.BlockElement{
+	var out []slack.BlockElement
+	if moveToDM {
+		dm := button(bridge.VerbDM, "Move to DM", number, slack.StylePrimary)
+		dm.Confirm = slack.NewConfirmationBlockObject(text("Move to a private conversation?"),
+			text("A short public reply goes under the comment and its author gets a private message. The platform allows this once per comment."),
+			text("Move to DM"), text("Not now"))
+		out = append(out, dm)
+	}
+	return append(out,
 		button(bridge.VerbHide, "Hide comment", number, ""),
 		button(bridge.VerbUnhide, "Unhide", number, ""),
 		del,
-	}
+	)
 }

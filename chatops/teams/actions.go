@@ -186,7 +186,7 @@ func (h *Handler) actor(ctx context.Context, a Activity) bridge.Actor {
 
 var cardVerbs = map[string]bridge.Verb{
 	VerbClaim: bridge.VerbClaim, VerbResolve: bridge.VerbResolve, VerbReopen: bridge.VerbReopen,
-	VerbHide: bridge.VerbHide, VerbUnhide: bridge.VerbUnhide, VerbDelete: bridge.VerbDelete,
+	VerbHide: bridge.VerbHide, VerbUnhide: bridge.VerbUnhide, VerbDelete: bridge.VerbDelete, VerbDM: bridge.VerbDM,
 }
 
 // buttonCommand reads a card button's data: a verb of the card, or the

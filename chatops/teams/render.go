@@ -20,6 +20,7 @@ const (
 	VerbHide    = "hide"
 	VerbUnhide  = "unhide"
 	VerbDelete  = "delete"
+	VerbDM      = "dm"
 	VerbReply   = "reply"
 	VerbNote    = "note"
 	// VerbMore applies the command picked in the card's More… list.
@@ -124,6 +125,12 @@ func RenderCard(c bridge.Card) AdaptiveCard {
 			action(VerbResolve, "Resolve", number, ""))
 	default:
 		actions = append(actions, action(VerbReopen, "Reopen", number, ""))
+	}
+	if c.MoveToDM {
+		// A second press, as for deleting: the platform allows it once.
+		actions = append(actions, showCard("Move to DM…", []any{
+			map[string]any{"type": "TextBlock", "wrap": true, "text": "A short public reply goes under the comment and its author gets a private message. The platform allows this once per comment."},
+		}, []any{action(VerbDM, "Move to DM", number, "positive")}))
 	}
 	if conv.Source == bridge.SourceComment {
 		actions = append(actions, action(VerbHide, "Hide comment", number, ""), action(VerbUnhide, "Unhide", number, ""),

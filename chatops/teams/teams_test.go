@@ -751,6 +751,14 @@ func TestMoreMenu(t *testing.T) {
 	if typ, v := press("history " + n); typ != "application/vnd.microsoft.activity.message" || len(v) < 3 {
 		t.Errorf("history answered %s %s", typ, v)
 	}
+	// Move to DM on a Telegram chat: refused in the answer, nothing sent.
+	code, body, err := em.PressButton(r.ctx, r.botURL, root.ConversationID, root.ID, annT, "dm", map[string]string{"verb": "dm", "conversation": n})
+	if err != nil || code != 200 || !strings.Contains(string(body), "not a public comment") {
+		t.Errorf("Move to DM on Telegram: %d %s %v", code, body, err)
+	}
+	if got := r.tg.Sent(alice.ID); len(got) != 0 {
+		t.Errorf("a refused Move to DM sent %+v", got)
+	}
 	if got := cardFacts(t, em.Roots()[0])["Priority"]; got != "P1" {
 		t.Errorf("a refused or read-only choice changed the card: priority %q", got)
 	}

@@ -135,6 +135,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		SLA:           cfg.SLA.Policy(),
 
 		KeepUnassignedOnReply: !cfg.ClaimOnReply,
+		DMHandoff:             cfg.DMHandoff,
 		CSAT:                  cfg.SLA.CSAT(),
 	})
 	if a.telegram != nil {

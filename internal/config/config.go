@@ -65,8 +65,11 @@ type Config struct {
 	// ClaimOnReply assigns an unassigned conversation to the agent who
 	// replies to it.
 	ClaimOnReply bool
-	Telegram     Telegram
-	Slack        Slack
+	// DMHandoff words the dm command (move a public comment to a private
+	// conversation).
+	DMHandoff bridge.DMHandoff
+	Telegram  Telegram
+	Slack     Slack
 	// Teams settings (issue #9).
 	Teams Teams
 	// DefaultSurface is where new conversations' threads go when Slack and
@@ -233,6 +236,13 @@ func oneOf(options ...string) func(string) error {
 	}
 }
 
+func nonEmpty(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
 func str(dst func(*Config) *string, check func(string) error) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		if check != nil {
@@ -387,6 +397,10 @@ func Keys() []Key {
 			list(func(c *Config) *[]string { return &c.Roles.Admins })},
 		{"THREADLINE_CLAIM_ON_REPLY", "true", false, "An agent's reply to an unassigned conversation assigns it to them (false: it stays in the queue).",
 			boolean(func(c *Config) *bool { return &c.ClaimOnReply })},
+		{"THREADLINE_DM_PUBLIC_REPLY", bridge.DefaultDMHandoff.PublicReply, false, "The public reply under a comment that the dm command (Move to DM) moves to a private conversation; may hold {customer.name} {agent.name} {platform} {conversation.id}.",
+			str(func(c *Config) *string { return &c.DMHandoff.PublicReply }, nonEmpty)},
+		{"THREADLINE_DM_PRIVATE_MESSAGE", bridge.DefaultDMHandoff.PrivateMessage, false, "The private message the dm command sends the commenter when the agent wrote none; same variables.",
+			str(func(c *Config) *string { return &c.DMHandoff.PrivateMessage }, nonEmpty)},
 		{"THREADLINE_TELEGRAM_BOT_TOKEN", "", true, "Telegram bot token from @BotFather. Empty: Telegram is off.",
 			secret(func(c *Config) *Secret { return &c.Telegram.BotToken }, func(v string) error {
 				if !strings.Contains(v, ":") {
