@@ -58,6 +58,10 @@ func CardText(c bridge.Card) string {
 		truncate(c.FirstMessage, 150))
 }
 
+// cardTime is how the card writes instants: a FactSet value cannot be
+// localized per reader as Slack's dates are, so it says its time zone.
+const cardTime = "2006-01-02 15:04 UTC"
+
 // AdaptiveCard is the JSON of an Adaptive Card; elements are maps so the
 // golden files show exactly what Teams receives.
 type AdaptiveCard map[string]any
@@ -100,7 +104,7 @@ func RenderCard(c bridge.Card) AdaptiveCard {
 		facts = append(facts, fact("Account", markdownEscaper.Replace(c.AccountName)))
 	}
 	if conv.SnoozedUntil != nil && conv.Status == bridge.StatusPending {
-		facts[1] = fact("Status", "💤 Snoozed until "+conv.SnoozedUntil.UTC().Format("2006-01-02 15:04 UTC"))
+		facts[1] = fact("Status", "💤 Snoozed until "+conv.SnoozedUntil.UTC().Format(cardTime))
 	}
 	if conv.Team != "" {
 		facts = append(facts, fact("Team", markdownEscaper.Replace(conv.Team)))
@@ -112,6 +116,9 @@ func RenderCard(c bridge.Card) AdaptiveCard {
 		facts = append(facts, fact("Tags", markdownEscaper.Replace(strings.Join(conv.Tags, ", "))))
 	}
 	facts = append(facts, slaFacts(c.SLA)...)
+	if !conv.UpdatedAt.IsZero() {
+		facts = append(facts, fact("Updated", conv.UpdatedAt.UTC().Format(cardTime)))
+	}
 	number := fmt.Sprint(int64(conv.Number))
 	var actions []any
 	switch conv.Status {

@@ -558,6 +558,52 @@ var (
 	sueT = teamstest.User{ID: "29:sue", Name: "Sue"}
 )
 
+// TestCardShowsTeamEscalationAndSnooze: the fields Slack's card shows
+// follow the conversation on the Teams card as agents act in the thread.
+func TestCardShowsTeamEscalationAndSnooze(t *testing.T) {
+	em := teamstest.New(teamstest.Options{})
+	defer em.Close()
+	r := newRigWith(t, em, nil, open.SQLite(t, sqlite.Options{}), em.ServiceURL(), teams.Roles{Supervisors: []string{sueT.ID}})
+	r.customer("My card was charged twice")
+	root := r.root()
+	if f := cardFacts(t, root); f["Team"] != "" || f["Escalated"] != "" || f["Updated"] == "" {
+		t.Errorf("new card facts %v", f)
+	}
+	card := func(what string, ok func(map[string]string) bool) map[string]string {
+		t.Helper()
+		var facts map[string]string
+		r.wait(what, func(s *teamstest.Server) bool {
+			for _, m := range s.Roots() {
+				if m.ID == root.ID {
+					facts = cardFacts(t, m)
+					return ok(facts)
+				}
+			}
+			return false
+		})
+		return facts
+	}
+	// Sue is known once she has acted: then escalations can reach her.
+	r.send(em.UserMessage(root.ConversationID, sueT, "mine", true))
+	r.botSaid("You have 0 open conversations")
+	r.send(em.UserMessage(root.ConversationID, annT, "transfer #billing duplicate charge", true))
+	card("team on the card", func(f map[string]string) bool { return f["Team"] == "billing" })
+	r.send(em.UserMessage(root.ConversationID, annT, "escalate supervisor angry customer", true))
+	f := card("escalation on the card", func(f map[string]string) bool { return f["Escalated"] == "🚨 supervisor" })
+	if f["Assignee"] != "Sue" || f["Priority"] != "P2" {
+		t.Errorf("escalated card facts %v", f)
+	}
+	r.send(em.UserMessage(root.ConversationID, sueT, "snooze 2h", true))
+	f = card("snooze on the card", func(f map[string]string) bool { return strings.HasPrefix(f["Status"], "💤 Snoozed until ") })
+	until, err := time.Parse("2006-01-02 15:04 UTC", strings.TrimPrefix(f["Status"], "💤 Snoozed until "))
+	if err != nil || until.Before(time.Now().Add(time.Hour)) || until.After(time.Now().Add(3*time.Hour)) {
+		t.Errorf("snoozed until %q (%v), want about 2 hours from now", f["Status"], err)
+	}
+	if f["Team"] != "billing" || f["Escalated"] != "🚨 supervisor" || f["Updated"] == "" {
+		t.Errorf("snoozed card facts %v", f)
+	}
+}
+
 // TestSupervisorVerbs: a supervisor's audit in a thread shows who changed
 // what by name, and report answers with the figures; an agent is refused
 // both.
