@@ -68,7 +68,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	// Log lines made with a context name its request and conversation.
 	log = slog.New(logctx.Wrap(log.Handler()))
-	st, kind, err := OpenStore(ctx, StoreOptions{DatabaseURL: cfg.DatabaseURL.Reveal(), DataDir: cfg.DataDir, Logger: log})
+	st, kind, err := OpenStore(ctx, StoreOptions{DatabaseURL: cfg.DatabaseURL.Reveal(), DataDir: cfg.DataDir, Logger: log, Jobs: cfg.Jobs})
 	if err != nil {
 		return nil, err
 	}

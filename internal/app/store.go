@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/config"
 	"github.com/threadline/threadline/store/postgres"
 	"github.com/threadline/threadline/store/queue"
 	"github.com/threadline/threadline/store/sqlite"
@@ -33,6 +34,9 @@ type StoreOptions struct {
 	DatabaseURL string
 	DataDir     string
 	Logger      *slog.Logger
+	// Jobs tunes the workers and the pool; zero values are the store's
+	// defaults.
+	Jobs config.Jobs
 }
 
 // ErrSchemaBehind says the database needs `threadline migrate`.
@@ -41,11 +45,13 @@ var ErrSchemaBehind = errors.New("database schema is behind this binary")
 // OpenStore opens the configured backend.
 func OpenStore(ctx context.Context, o StoreOptions) (Store, string, error) {
 	if o.DatabaseURL != "" {
-		s, err := postgres.Open(ctx, postgres.Options{URL: o.DatabaseURL, Logger: o.Logger})
+		s, err := postgres.Open(ctx, postgres.Options{URL: o.DatabaseURL, Logger: o.Logger, MaxConns: int32(o.Jobs.MaxConns),
+			Workers: o.Jobs.Workers, PollInterval: o.Jobs.PollInterval, FetchCooldown: o.Jobs.FetchCooldown})
 		return s, "postgres", err
 	}
 	path := filepath.Join(o.DataDir, "threadline.db")
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: path, Logger: o.Logger})
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: path, Logger: o.Logger, Workers: o.Jobs.Workers,
+		PollInterval: o.Jobs.PollInterval, FetchCooldown: o.Jobs.FetchCooldown})
 	return s, "embedded (" + path + ")", err
 }
 

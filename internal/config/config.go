@@ -57,6 +57,9 @@ type Config struct {
 	// DeliveryLease bounds how long a dead worker blocks a conversation's
 	// deliveries.
 	DeliveryLease time.Duration
+	// Jobs tunes the job workers and the database connections they share
+	// with webhooks.
+	Jobs Jobs
 	// UrgentKeywords mark a customer message P1 at ingest.
 	UrgentKeywords []string
 	// Roles name the supervisors, managers and admins by chat user or
@@ -78,6 +81,15 @@ type Config struct {
 	SurfaceRoutes  []SurfaceRoute
 	Meta           Meta
 	SLA            SLA
+}
+
+// Jobs tunes job pickup and concurrency; zero values mean the store's
+// defaults (see Keys).
+type Jobs struct {
+	Workers       int
+	MaxConns      int
+	PollInterval  time.Duration
+	FetchCooldown time.Duration
 }
 
 // Meta configures the Meta adapter (Messenger, Instagram); it is off
@@ -278,6 +290,28 @@ func duration(dst func(*Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
+func durationOrZero(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("must be a duration such as 200ms, or 0s for the default (got %q)", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func nonNegative(dst func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("must be a whole number, 0 for the default (got %q)", v)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
 func slaTargets(dst func(*Config) *bridge.SLATargets) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		t, err := bridge.ParseSLATargets(v)
@@ -379,6 +413,14 @@ func Keys() []Key {
 			}},
 		{"THREADLINE_DELIVERY_LEASE", "15s", false, "How long a conversation's deliveries wait when the worker sending them dies; live workers renew it while a send is in flight.",
 			duration(func(c *Config) *time.Duration { return &c.DeliveryLease })},
+		{"THREADLINE_WORKERS", "0", false, "Jobs (deliveries to chat and platforms) worked at once by this process; 0: 50 on PostgreSQL, 8 on the embedded store.",
+			nonNegative(func(c *Config) *int { return &c.Jobs.Workers })},
+		{"THREADLINE_DATABASE_MAX_CONNS", "0", false, "PostgreSQL connections of this process, shared by webhooks and job workers; 0: 16 (or the URL's pool_max_conns when larger).",
+			nonNegative(func(c *Config) *int { return &c.Jobs.MaxConns })},
+		{"THREADLINE_JOB_POLL_INTERVAL", "0s", false, "How often idle workers look for jobs; 0: 200ms on PostgreSQL (which also notifies them on insert), 50ms on the embedded store.",
+			durationOrZero(func(c *Config) *time.Duration { return &c.Jobs.PollInterval })},
+		{"THREADLINE_JOB_FETCH_COOLDOWN", "5ms", false, "Least time between two job fetches, and between two insert notifications on PostgreSQL: the most a job waits for pickup while jobs keep coming.",
+			duration(func(c *Config) *time.Duration { return &c.Jobs.FetchCooldown })},
 		{"THREADLINE_URGENT_KEYWORDS", "hacked,fraud,scam,stolen,safety,emergency", false, "Comma-separated words that make a customer message P1 (urgent) at ingest; empty turns the rule off.",
 			func(c *Config, v string) error {
 				c.UrgentKeywords = nil

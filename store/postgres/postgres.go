@@ -21,11 +21,24 @@ import (
 
 // Options configures the PostgreSQL store.
 type Options struct {
-	URL      string
-	Logger   *slog.Logger
+	URL    string
+	Logger *slog.Logger
+	// MaxConns sizes the pool webhooks and job workers share (default
+	// DefaultMaxConns, or the URL's pool_max_conns when larger).
 	MaxConns int32
 	Workers  int
+	// PollInterval is how often idle workers look for jobs besides being
+	// notified (default 200ms); FetchCooldown see queue.Options.
+	PollInterval  time.Duration
+	FetchCooldown time.Duration
+	// Tracer sees every statement (the ingest benchmark counts round trips).
+	Tracer pgx.QueryTracer
 }
+
+// DefaultMaxConns is enough for the default 50 workers and webhooks: most
+// of a worker's time is the outside call, not the database, and on a small
+// machine more connections only contend for the same cores.
+const DefaultMaxConns = 16
 
 // Store is the PostgreSQL bridge.Store.
 type Store struct {
@@ -67,8 +80,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
-	} else if cfg.MaxConns < 16 {
-		cfg.MaxConns = 16
+	} else if cfg.MaxConns < DefaultMaxConns {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -79,7 +95,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: ping %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
 	driver := riverpgxv5.New(pool)
-	q, err := queue.New(driver, queue.Options{Logger: opts.Logger, Workers: opts.Workers, PollInterval: time.Second})
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 200 * time.Millisecond
+	}
+	q, err := queue.New(driver, queue.Options{Logger: opts.Logger, Workers: opts.Workers, PollInterval: opts.PollInterval, FetchCooldown: opts.FetchCooldown})
 	if err != nil {
 		pool.Close()
 		return nil, err

@@ -52,11 +52,21 @@ type Options struct {
 	// Workers is how many jobs run at once.
 	Workers int
 	// PollInterval bounds job pickup latency where the database cannot notify
-	// (SQLite); PostgreSQL is notified on insert.
+	// (SQLite); PostgreSQL is notified on insert, and polls only to pick up
+	// jobs whose notification was coalesced away (see FetchCooldown).
 	PollInterval time.Duration
+	// FetchCooldown is the least time between two fetches of the working
+	// client and between two insert notifications of the inserting one
+	// (River sends at most one per cooldown and drops the others). River's
+	// default of 100 ms adds up to that much to every job's pickup.
+	FetchCooldown time.Duration
 	// PollOnly disables LISTEN/NOTIFY.
 	PollOnly bool
 }
+
+// DefaultFetchCooldown keeps pickup within a few milliseconds of commit
+// while bounding fetches to a few hundred a second under load.
+const DefaultFetchCooldown = 5 * time.Millisecond
 
 // Queue inserts and works jobs over one River driver.
 type Queue[TTx any] struct {
@@ -74,7 +84,14 @@ func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue[TTx], er
 	if opts.Workers <= 0 {
 		opts.Workers = 50
 	}
-	insert, err := river.NewClient(driver, &river.Config{Logger: opts.Logger})
+	if opts.FetchCooldown <= 0 {
+		opts.FetchCooldown = DefaultFetchCooldown
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	opts.FetchCooldown = min(opts.FetchCooldown, opts.PollInterval)
+	insert, err := river.NewClient(driver, &river.Config{Logger: opts.Logger, FetchCooldown: opts.FetchCooldown})
 	if err != nil {
 		return nil, fmt.Errorf("river insert client: %w", err)
 	}
@@ -106,7 +123,7 @@ func (q *Queue[TTx]) Start(ctx context.Context, runner Runner) error {
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.opts.Workers}},
 		Workers:           workers,
 		FetchPollInterval: q.opts.PollInterval,
-		FetchCooldown:     min(q.opts.PollInterval, 100*time.Millisecond),
+		FetchCooldown:     q.opts.FetchCooldown,
 		PollOnly:          q.opts.PollOnly,
 		JobTimeout:        time.Minute,
 	}

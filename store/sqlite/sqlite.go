@@ -32,6 +32,8 @@ type Options struct {
 	PollInterval time.Duration
 	// Workers is how many jobs run at once (default 8).
 	Workers int
+	// FetchCooldown see queue.Options.
+	FetchCooldown time.Duration
 }
 
 // Store is the embedded bridge.Store.
@@ -83,7 +85,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Workers == 0 {
 		opts.Workers = 8
 	}
-	q, err := queue.New(driver, queue.Options{Logger: opts.Logger, PollInterval: opts.PollInterval, PollOnly: true, Workers: opts.Workers})
+	q, err := queue.New(driver, queue.Options{Logger: opts.Logger, PollInterval: opts.PollInterval, PollOnly: true, Workers: opts.Workers, FetchCooldown: opts.FetchCooldown})
 	if err != nil {
 		db.Close()
 		return nil, err
