@@ -223,16 +223,20 @@ func (b *Bridge) ingestTx(ctx context.Context, tx Tx, ev InboundEvent) (IngestRe
 		return IngestResult{}, err
 	}
 
-	existing, err := tx.FindMessageByPlatformID(ctx, thread.ID, ev.PlatformMessageID)
-	switch {
-	case err == nil && ev.Kind == EventEdit:
-		return b.applyEdit(ctx, tx, existing, ev, now)
-	case err == nil:
-		return IngestResult{}, ErrDuplicateEvent
-	case !errors.Is(err, ErrNotFound):
-		return IngestResult{}, err
+	// A new message is not looked up first: its insert below finds a copy
+	// stored before (the unique platform id), and ErrDuplicateEvent then
+	// rolls back whatever this transaction did. One round trip fewer for
+	// every message; a repeat costs a little more, and is rare.
+	if ev.Kind == EventEdit {
+		existing, err := tx.FindMessageByPlatformID(ctx, thread.ID, ev.PlatformMessageID)
+		switch {
+		case err == nil:
+			return b.applyEdit(ctx, tx, existing, ev, now)
+		case !errors.Is(err, ErrNotFound):
+			return IngestResult{}, err
+		}
+		// An edit of a message we never saw is stored as the message it now is.
 	}
-	// An edit of a message we never saw is stored as the message it now is.
 
 	conv, isNew, err := b.conversationFor(ctx, tx, thread, account, identity, ev, now)
 	if err != nil {

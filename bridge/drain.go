@@ -210,7 +210,7 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 			b.opts.Metrics.DeliveryRepeatSuspected(j.Target, "reconciled")
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			return laneWorked, b.recordOutcome(rctx, d, nil, destination(d.Target, l), ext, record, nil)
+			return b.recordOutcome(rctx, d, nil, destination(d.Target, l), ext, record, nil, owner)
 		}
 		b.opts.Metrics.DeliveryRepeatSuspected(j.Target, "repeated")
 		b.log.WarnContext(ctx, "repeating a send whose outcome is unknown", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempts", d.Attempts)
@@ -242,7 +242,7 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 	// and not recording it is what makes a send repeat.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return laneWorked, b.recordOutcome(rctx, d, extra, destination(d.Target, l), ext, record, sendErr)
+	return b.recordOutcome(rctx, d, extra, destination(d.Target, l), ext, record, sendErr, owner)
 }
 
 // recordFunc writes what a successful delivery leaves behind (chat refs,
@@ -251,12 +251,16 @@ type recordFunc func(ctx context.Context, tx Tx, now time.Time) error
 
 // recordOutcome records the outcome of d's send, and the same outcome for
 // the deliveries coalesced behind it (extra), which rode in the same call.
-func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery, dest string, ext string, record recordFunc, sendErr error) error {
+// When that leaves the lane empty, the same transaction gives owner's lease
+// back (laneEmpty): a lane's last delivery then costs no transaction of its
+// own just to find the lane empty.
+func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery, dest string, ext string, record recordFunc, sendErr error, owner string) (laneState, error) {
 	var retry *RetryAfterError
 	var outcome string
+	state := laneWorked
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		now := b.opts.Clock.Now()
-		retry = nil
+		retry, state = nil, laneWorked
 		switch {
 		case sendErr == nil:
 			outcome = "delivered"
@@ -299,10 +303,21 @@ func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery
 				return err
 			}
 		}
+		if retry != nil {
+			return nil // d itself is still due
+		}
+		_, err := tx.NextDelivery(ctx, d.ConversationID, d.Target)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			state = laneEmpty
+			return tx.ReleaseLane(ctx, d.ConversationID, d.Target, owner)
+		case err != nil:
+			return err
+		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record delivery %d: %w", d.ID, err)
+		return laneWorked, fmt.Errorf("record delivery %d: %w", d.ID, err)
 	}
 	dm, byDest := b.opts.Metrics.(DestinationMetrics)
 	for _, e := range append([]Delivery{d}, extra...) {
@@ -318,9 +333,9 @@ func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery
 		b.log.WarnContext(ctx, "delivery attempt failed", "conversation_id", d.ConversationID, "target", d.Target, "delivery_id", d.ID, "attempt", d.Attempts, "outcome", outcome, "err", sendErr)
 	}
 	if retry != nil {
-		return retry
+		return laneWorked, retry
 	}
-	return nil
+	return state, nil
 }
 
 // deliveryFailed makes a final failure visible: the message is marked failed
