@@ -271,7 +271,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err := a.store.StartWorkers(ctx, a.bridge); err != nil {
 		return err
 	}
-	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop, a.slaLoop, a.slaStandingLoop, a.snoozeLoop}
+	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop, a.jobLoop, a.slaLoop, a.slaStandingLoop, a.snoozeLoop}
 	if a.roles != nil {
 		loops = append(loops, a.roleLoop)
 	}

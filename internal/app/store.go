@@ -25,6 +25,7 @@ type Store interface {
 	Pending(ctx context.Context) ([]string, error)
 	StartWorkers(ctx context.Context, r queue.Runner) error
 	StopWorkers(ctx context.Context) error
+	JobCounts(ctx context.Context) ([]queue.JobCount, error)
 	Close() error
 }
 

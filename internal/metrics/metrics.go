@@ -27,6 +27,7 @@ type Registry struct {
 	deliveryLatency *prometheus.HistogramVec
 	slaAlerts       *prometheus.CounterVec
 	slaStandings    *prometheus.GaugeVec
+	jobs            jobGauges
 }
 
 // New registers all metrics on a fresh registry.
@@ -70,6 +71,7 @@ func New() *Registry {
 	r.reg.MustRegister(r.slaStandings)
 	r.reg.MustRegister(r.webhooks, r.webhookLatency, r.deliveries, r.byDestination, r.repeats, r.rateLimited, r.queueDepth, r.queueAge, r.deliveryLatency, r.slaAlerts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.jobs = newJobGauges(r.reg)
 	return r
 }
 
