@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/threadline/threadline/adapters/meta"
@@ -56,6 +57,9 @@ type Options struct {
 	Classify func(text string) bridge.Priority
 	// Mount adds routes beside Threadline's own (the demo page).
 	Mount func(r chi.Router)
+	// StatementTracer sees every PostgreSQL statement (the bench harness
+	// counts them).
+	StatementTracer pgx.QueryTracer
 }
 
 // New opens the store and assembles the bridge, the connected platforms and
@@ -68,7 +72,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	// Log lines made with a context name its request and conversation.
 	log = slog.New(logctx.Wrap(log.Handler()))
-	st, kind, err := OpenStore(ctx, StoreOptions{DatabaseURL: cfg.DatabaseURL.Reveal(), DataDir: cfg.DataDir, Logger: log, Jobs: cfg.Jobs})
+	st, kind, err := OpenStore(ctx, StoreOptions{DatabaseURL: cfg.DatabaseURL.Reveal(), DataDir: cfg.DataDir, Logger: log, Jobs: cfg.Jobs, Tracer: opts.StatementTracer})
 	if err != nil {
 		return nil, err
 	}

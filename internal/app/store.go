@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/internal/config"
 	"github.com/threadline/threadline/store/postgres"
@@ -38,6 +40,8 @@ type StoreOptions struct {
 	// Jobs tunes the workers and the pool; zero values are the store's
 	// defaults.
 	Jobs config.Jobs
+	// Tracer sees every PostgreSQL statement.
+	Tracer pgx.QueryTracer
 }
 
 // ErrSchemaBehind says the database needs `threadline migrate`.
@@ -47,7 +51,7 @@ var ErrSchemaBehind = errors.New("database schema is behind this binary")
 func OpenStore(ctx context.Context, o StoreOptions) (Store, string, error) {
 	if o.DatabaseURL != "" {
 		s, err := postgres.Open(ctx, postgres.Options{URL: o.DatabaseURL, Logger: o.Logger, MaxConns: int32(o.Jobs.MaxConns),
-			Workers: o.Jobs.Workers, PollInterval: o.Jobs.PollInterval, FetchCooldown: o.Jobs.FetchCooldown})
+			Workers: o.Jobs.Workers, PollInterval: o.Jobs.PollInterval, FetchCooldown: o.Jobs.FetchCooldown, Tracer: o.Tracer})
 		return s, "postgres", err
 	}
 	path := filepath.Join(o.DataDir, "threadline.db")

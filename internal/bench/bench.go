@@ -30,6 +30,7 @@ import (
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/internal/app"
 	"github.com/threadline/threadline/internal/config"
+	"github.com/threadline/threadline/store/postgres"
 )
 
 // Options sets the load.
@@ -70,7 +71,11 @@ type Report struct {
 	Slack429                     int
 	PeakRSSKiB                   int64
 	BaselineInsertsPerSecond     float64
-	Elapsed                      time.Duration
+	// StatementsPerMessage is the PostgreSQL statements the server sent
+	// (webhooks and jobs, BEGIN and COMMIT included) per customer message,
+	// counted until every message and reply arrived.
+	StatementsPerMessage float64
+	Elapsed              time.Duration
 }
 
 // Print writes the report as aligned lines.
@@ -87,6 +92,9 @@ func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "peak RSS                   %.1f MiB\n", float64(r.PeakRSSKiB)/1024)
 	if r.BaselineInsertsPerSecond > 0 {
 		fmt.Fprintf(w, "baseline insert commits/s  %.0f (ingest is %.2fx of it)\n", r.BaselineInsertsPerSecond, r.AckRate/r.BaselineInsertsPerSecond)
+	}
+	if r.StatementsPerMessage > 0 {
+		fmt.Fprintf(w, "DB statements per message  %.1f (ingest, Slack post and replies)\n", r.StatementsPerMessage)
 	}
 	fmt.Fprintf(w, "elapsed                    %s\n", r.Elapsed.Round(time.Millisecond))
 }
@@ -150,7 +158,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		// Threadline's own pacing is lifted to measure the pipeline itself.
 		"THREADLINE_SLACK_POST_INTERVAL": "1ns", "THREADLINE_SLACK_UPDATE_INTERVAL": "1ns", "THREADLINE_TELEGRAM_CHAT_INTERVAL": "1ns",
 	}
-	base, stop, err := serve(ctx, env, o.DatabaseURL != "", o.Logger)
+	var statements postgres.StatementCounter
+	base, stop, err := serve(ctx, env, o.DatabaseURL != "", o.Logger, app.Options{StatementTracer: &statements})
 	if err != nil {
 		return Report{}, err
 	}
@@ -188,6 +197,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			return rep, err
 		}
 		rep.ReplyP50, rep.ReplyP95, rep.ReplyP99 = percentile(rlat, .5), percentile(rlat, .95), percentile(rlat, .99)
+	}
+	if o.DatabaseURL != "" {
+		rep.StatementsPerMessage = float64(statements.Count()) / float64(total)
 	}
 	rep.Slack429 = sl.RateLimited()
 	rep.PeakRSSKiB = peakRSS()
@@ -450,7 +462,7 @@ func peakRSS() int64 {
 // free loopback port, and returns its base URL and a stop function that
 // waits for it to finish. PostgreSQL (postgres) is migrated first, as
 // `threadline migrate` would; the embedded store migrates itself.
-func serve(ctx context.Context, env map[string]string, postgres bool, log *slog.Logger) (base string, stop func(), err error) {
+func serve(ctx context.Context, env map[string]string, postgres bool, log *slog.Logger, opts app.Options) (base string, stop func(), err error) {
 	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok && v != "" })
 	if err != nil {
 		return "", nil, err
@@ -460,7 +472,7 @@ func serve(ctx context.Context, env map[string]string, postgres bool, log *slog.
 			return "", nil, err
 		}
 	}
-	a, err := app.New(ctx, cfg, log, app.Options{})
+	a, err := app.New(ctx, cfg, log, opts)
 	if err != nil {
 		return "", nil, err
 	}

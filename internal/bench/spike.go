@@ -18,6 +18,7 @@ import (
 	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
+	"github.com/threadline/threadline/internal/app"
 )
 
 // SpikeOptions sets a flood: a viral post brings many conversations into
@@ -137,7 +138,7 @@ func Spike(ctx context.Context, o SpikeOptions) (SpikeReport, error) {
 		"THREADLINE_SLACK_DIGEST_INTERVAL": digestEvery.String(),
 		"THREADLINE_URGENT_KEYWORDS":       "fraud",
 	}
-	base, stop, err := serve(ctx, env, o.DatabaseURL != "", o.Logger)
+	base, stop, err := serve(ctx, env, o.DatabaseURL != "", o.Logger, app.Options{})
 	if err != nil {
 		return SpikeReport{}, err
 	}
