@@ -414,24 +414,11 @@ func (b *Bridge) load(ctx context.Context, d Delivery, surface Surface) (loaded,
 // thread, and the card when the thread is still to be opened.
 func (b *Bridge) loadTx(ctx context.Context, tx Tx, d Delivery, surface Surface) (loaded, error) {
 	var l loaded
-	var err error
-	if l.conv, err = tx.GetConversation(ctx, d.ConversationID); err != nil {
+	v, err := tx.LoadConversation(ctx, d.ConversationID, d.MessageID)
+	if err != nil {
 		return l, err
 	}
-	if d.MessageID != 0 {
-		if l.msg, err = tx.GetMessage(ctx, d.MessageID); err != nil {
-			return l, err
-		}
-	}
-	if l.thread, err = tx.GetPlatformThread(ctx, l.conv.PlatformThreadID); err != nil {
-		return l, err
-	}
-	if l.account, err = tx.GetAccount(ctx, l.conv.AccountID); err != nil {
-		return l, err
-	}
-	if l.customer, err = tx.GetIdentity(ctx, l.conv.IdentityID); err != nil {
-		return l, err
-	}
+	l.conv, l.msg, l.thread, l.account, l.customer = v.Conversation, v.Message, v.Thread, v.Account, v.Customer
 	l.sender = l.customer.Name
 	if l.msg.Direction == Outbound && l.msg.SenderAgentID == 0 {
 		l.sender = OutsideSenderName(l.account)

@@ -60,6 +60,11 @@ type Tx interface {
 	FindAgentByChatIdentity(ctx context.Context, surface Surface, workspace, userID string) (Agent, error)
 	LinkAgentChatIdentity(ctx context.Context, id AgentChatIdentity) error
 
+	// LoadConversation reads a conversation with its platform thread,
+	// account and customer identity, and message msg when not zero, in one
+	// statement and without locking: what a delivery needs to render.
+	LoadConversation(ctx context.Context, id ConversationID, msg MessageID) (ConversationView, error)
+
 	CreateConversation(ctx context.Context, p CreateConversationParams) (Conversation, error)
 	// GetConversation and GetConversationByNumber lock the row for the rest
 	// of the transaction: state changes read, check and write it.
@@ -279,4 +284,15 @@ type ClaimLaneParams struct {
 	Owner          string
 	Now            time.Time
 	Until          time.Time
+}
+
+// ConversationView is a conversation with the rows around it that a
+// delivery reads (see Tx.LoadConversation).
+type ConversationView struct {
+	Conversation Conversation
+	Thread       PlatformThread
+	Account      Account
+	Customer     Identity
+	// Message is zero when none was asked for.
+	Message Message
 }

@@ -25,8 +25,12 @@ const accountCols = `id, platform, external_id, display_name, created_at`
 
 func scanAccount(r Row) (bridge.Account, error) {
 	var a bridge.Account
-	err := r.Scan(&a.ID, &a.Platform, &a.ExternalID, &a.DisplayName, st(&a.CreatedAt))
+	err := r.Scan(accountDest(&a)...)
 	return a, err
+}
+
+func accountDest(a *bridge.Account) []any {
+	return []any{&a.ID, &a.Platform, &a.ExternalID, &a.DisplayName, st(&a.CreatedAt)}
 }
 
 func (t *Tx) UpsertAccount(ctx context.Context, p bridge.UpsertAccountParams) (bridge.Account, error) {
@@ -61,8 +65,12 @@ const identityCols = `id, contact_id, account_id, platform, external_user_id, na
 
 func scanIdentity(r Row) (bridge.Identity, error) {
 	var i bridge.Identity
-	err := r.Scan(&i.ID, &i.ContactID, &i.AccountID, &i.Platform, &i.ExternalUserID, &i.Name, &i.Handle, &i.AvatarURL)
+	err := r.Scan(identityDest(&i)...)
 	return i, err
+}
+
+func identityDest(i *bridge.Identity) []any {
+	return []any{&i.ID, &i.ContactID, &i.AccountID, &i.Platform, &i.ExternalUserID, &i.Name, &i.Handle, &i.AvatarURL}
 }
 
 func (t *Tx) UpsertIdentity(ctx context.Context, p bridge.UpsertIdentityParams) (bridge.Identity, error) {
@@ -109,8 +117,12 @@ const threadCols = `id, account_id, external_id, source, identity_id, created_at
 
 func scanThread(r Row) (bridge.PlatformThread, error) {
 	var p bridge.PlatformThread
-	err := r.Scan(&p.ID, &p.AccountID, &p.ExternalID, &p.Source, idOf(&p.IdentityID), st(&p.CreatedAt))
+	err := r.Scan(threadDest(&p)...)
 	return p, err
+}
+
+func threadDest(p *bridge.PlatformThread) []any {
+	return []any{&p.ID, &p.AccountID, &p.ExternalID, &p.Source, idOf(&p.IdentityID), st(&p.CreatedAt)}
 }
 
 func (t *Tx) UpsertPlatformThread(ctx context.Context, p bridge.UpsertPlatformThreadParams) (bridge.PlatformThread, error) {
@@ -184,12 +196,17 @@ const convCols = `id, number, platform_thread_id, account_id, platform, identity
 func scanConv(r Row) (bridge.Conversation, error) {
 	var c bridge.Conversation
 	var tags string
-	if err := r.Scan(&c.ID, &c.Number, &c.PlatformThreadID, &c.AccountID, &c.Platform, &c.IdentityID, &c.Status, &c.Priority,
-		&c.Source, idOf(&c.AssigneeID), &tags, &c.LastSeq, &c.Version, st(&c.CreatedAt), st(&c.UpdatedAt),
-		nullTime{&c.FirstResponseAt}, nullTime{&c.ResolvedAt}, nullTime{&c.ClosedAt}, &c.Team, &c.Escalation, nullTime{&c.SnoozedUntil}); err != nil {
+	if err := r.Scan(convDest(&c, &tags)...); err != nil {
 		return c, err
 	}
 	return c, json.Unmarshal([]byte(tags), &c.Tags)
+}
+
+// convDest lists where a convCols row goes; tags is decoded afterwards.
+func convDest(c *bridge.Conversation, tags *string) []any {
+	return []any{&c.ID, &c.Number, &c.PlatformThreadID, &c.AccountID, &c.Platform, &c.IdentityID, &c.Status, &c.Priority,
+		&c.Source, idOf(&c.AssigneeID), tags, &c.LastSeq, &c.Version, st(&c.CreatedAt), st(&c.UpdatedAt),
+		nullTime{&c.FirstResponseAt}, nullTime{&c.ResolvedAt}, nullTime{&c.ClosedAt}, &c.Team, &c.Escalation, nullTime{&c.SnoozedUntil}}
 }
 
 func (t *Tx) CreateConversation(ctx context.Context, p bridge.CreateConversationParams) (bridge.Conversation, error) {
@@ -344,12 +361,17 @@ func (n nullString) Scan(src any) error {
 func scanMsg(r Row) (bridge.Message, error) {
 	var m bridge.Message
 	var att string
-	if err := r.Scan(&m.ID, &m.ConversationID, &m.PlatformThreadID, &m.Seq, &m.Direction, nullString{&m.PlatformMessageID},
-		idOf(&m.SenderIdentityID), idOf(&m.SenderAgentID), &m.Text, &att, st(&m.PlatformTime), st(&m.CreatedAt),
-		nullTime{&m.EditedAt}, &m.DeliveryStatus, &m.DeliveryError); err != nil {
+	if err := r.Scan(msgDest(&m, &att)...); err != nil {
 		return m, err
 	}
 	return m, json.Unmarshal([]byte(att), &m.Attachments)
+}
+
+// msgDest lists where a msgCols row goes; att is decoded afterwards.
+func msgDest(m *bridge.Message, att *string) []any {
+	return []any{&m.ID, &m.ConversationID, &m.PlatformThreadID, &m.Seq, &m.Direction, nullString{&m.PlatformMessageID},
+		idOf(&m.SenderIdentityID), idOf(&m.SenderAgentID), &m.Text, att, st(&m.PlatformTime), st(&m.CreatedAt),
+		nullTime{&m.EditedAt}, &m.DeliveryStatus, &m.DeliveryError}
 }
 
 func nullText(s string) any {

@@ -47,6 +47,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"SLAStandings", testSLAStandings},
 		{"Macros", testMacros},
 		{"ReplyDrafts", testDrafts},
+		{"LoadConversationInOneRead", testLoadConversation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
