@@ -242,9 +242,12 @@ func (b *Bridge) ingestTx(ctx context.Context, tx Tx, ev InboundEvent) (IngestRe
 	if err != nil {
 		return IngestResult{}, err
 	}
-	seq, err := tx.NextSeq(ctx, conv.ID)
-	if err != nil {
-		return IngestResult{}, err
+	// A conversation carried on was read with this message's seq taken.
+	seq := conv.LastSeq
+	if isNew {
+		if seq, err = tx.NextSeq(ctx, conv.ID); err != nil {
+			return IngestResult{}, err
+		}
 	}
 	ts := ev.Timestamp
 	if ts.IsZero() {
@@ -274,12 +277,13 @@ func (b *Bridge) ingestTx(ctx context.Context, tx Tx, ev InboundEvent) (IngestRe
 
 // conversationFor returns the open conversation of a thread, reopening a
 // recently resolved one or starting a new one as the reopen window says.
+// One carried on comes with the next seq taken (its LastSeq).
 func (b *Bridge) conversationFor(ctx context.Context, tx Tx, thread PlatformThread, account Account, identity Identity, ev InboundEvent, now time.Time) (Conversation, bool, error) {
 	priority := P3
 	if b.opts.Classify != nil {
 		priority = b.opts.Classify(ev.Text)
 	}
-	conv, err := tx.LatestConversation(ctx, thread.ID)
+	conv, err := tx.LatestConversationNextSeq(ctx, thread.ID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Conversation{}, false, err
 	}

@@ -73,6 +73,11 @@ type Tx interface {
 	// LatestConversation returns the conversation of a platform thread that
 	// is not closed, or else the newest one, and locks it.
 	LatestConversation(ctx context.Context, thread PlatformThreadID) (Conversation, error)
+	// LatestConversationNextSeq is LatestConversation with the next
+	// sequence number allocated in the same statement (the returned LastSeq):
+	// ingest adds a message to that conversation unless it starts a new one,
+	// which leaves a harmless gap in the old one's numbers.
+	LatestConversationNextSeq(ctx context.Context, thread PlatformThreadID) (Conversation, error)
 	// UpdateConversation writes the mutable fields of c (status, priority,
 	// assignee, tags, times, version).
 	UpdateConversation(ctx context.Context, c Conversation) error

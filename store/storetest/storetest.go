@@ -48,6 +48,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"Macros", testMacros},
 		{"ReplyDrafts", testDrafts},
 		{"LoadConversationInOneRead", testLoadConversation},
+		{"LatestConversationNextSeq", testLatestConversationNextSeq},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
