@@ -419,7 +419,7 @@ func Keys() []Key {
 			nonNegative(func(c *Config) *int { return &c.Jobs.MaxConns })},
 		{"THREADLINE_JOB_POLL_INTERVAL", "0s", false, "How often idle workers look for jobs; 0: 200ms on PostgreSQL (which also notifies them on insert), 50ms on the embedded store.",
 			durationOrZero(func(c *Config) *time.Duration { return &c.Jobs.PollInterval })},
-		{"THREADLINE_JOB_FETCH_COOLDOWN", "5ms", false, "Least time between two job fetches, and between two insert notifications on PostgreSQL: the most a job waits for pickup while jobs keep coming.",
+		{"THREADLINE_JOB_FETCH_COOLDOWN", "5ms", false, "Least time between two job fetches: about the most a job waits for pickup while jobs keep coming (PostgreSQL notifies workers of new jobs at most every 20 ms per replica, and they poll).",
 			duration(func(c *Config) *time.Duration { return &c.Jobs.FetchCooldown })},
 		{"THREADLINE_URGENT_KEYWORDS", "hacked,fraud,scam,stolen,safety,emergency", false, "Comma-separated words that make a customer message P1 (urgent) at ingest; empty turns the rule off.",
 			func(c *Config, v string) error {

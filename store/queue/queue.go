@@ -56,9 +56,8 @@ type Options struct {
 	// jobs whose notification was coalesced away (see FetchCooldown).
 	PollInterval time.Duration
 	// FetchCooldown is the least time between two fetches of the working
-	// client and between two insert notifications of the inserting one
-	// (River sends at most one per cooldown and drops the others). River's
-	// default of 100 ms adds up to that much to every job's pickup.
+	// client. River's default of 100 ms adds up to that much to a job's
+	// pickup. Insert notifications go out at most every NotifyEvery.
 	FetchCooldown time.Duration
 	// PollOnly disables LISTEN/NOTIFY.
 	PollOnly bool
@@ -67,6 +66,13 @@ type Options struct {
 // DefaultFetchCooldown keeps pickup within a few milliseconds of commit
 // while bounding fetches to a few hundred a second under load.
 const DefaultFetchCooldown = 5 * time.Millisecond
+
+// NotifyEvery bounds the insert notifications one process sends (River
+// drops those that come sooner after the last; the jobs they announced are
+// fetched with the next one, or by the poll). Each is one more statement in
+// an ingest transaction, and PostgreSQL serializes the commits of
+// transactions that notify, so a few tens a second are enough.
+const NotifyEvery = 20 * time.Millisecond
 
 // Queue inserts and works jobs over one River driver.
 type Queue[TTx any] struct {
@@ -91,7 +97,8 @@ func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue[TTx], er
 		opts.PollInterval = time.Second
 	}
 	opts.FetchCooldown = min(opts.FetchCooldown, opts.PollInterval)
-	insert, err := river.NewClient(driver, &river.Config{Logger: opts.Logger, FetchCooldown: opts.FetchCooldown})
+	// River's inserting client limits its notifications by its FetchCooldown.
+	insert, err := river.NewClient(driver, &river.Config{Logger: opts.Logger, FetchCooldown: min(max(opts.FetchCooldown, NotifyEvery), opts.PollInterval)})
 	if err != nil {
 		return nil, fmt.Errorf("river insert client: %w", err)
 	}
