@@ -96,7 +96,13 @@ func (v AuditView) ChangeText(quote func(string) string) string {
 		}
 		parts = append(parts, c.Field+" "+quote(b)+" → "+quote(a))
 	}
-	if v.Changes == nil && v.Before != v.After && (v.Before != "" || v.After != "") {
+	switch {
+	case v.Changes != nil || v.Before == v.After:
+	case v.Before == "":
+		parts = append(parts, quote(v.After))
+	case v.After == "":
+		parts = append(parts, quote(v.Before)+" → none")
+	default:
 		parts = append(parts, quote(v.Before)+" → "+quote(v.After))
 	}
 	return strings.Join(parts, "; ")

@@ -48,7 +48,9 @@ func TestAuditChangeText(t *testing.T) {
 		want string
 	}{
 		{AuditView{Changes: []AuditChange{{"assignee", "nobody", "Ann"}, {"team", "", "billing"}}}, "assignee nobody → Ann; team none → billing"},
-		{AuditView{AuditEntry: AuditEntry{Before: "", After: "open"}}, " → open"},
+		{AuditView{AuditEntry: AuditEntry{Before: "", After: "open"}}, "open"},
+		{AuditView{AuditEntry: AuditEntry{Before: "5", After: ""}}, "5 → none"},
+		{AuditView{AuditEntry: AuditEntry{Before: "available=false", After: "available=true"}}, "available=false → available=true"},
 		{AuditView{AuditEntry: AuditEntry{Before: "x", After: "x"}}, ""},
 	}
 	for _, tc := range tests {
