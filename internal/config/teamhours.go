@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/internal/businesshours"
@@ -37,7 +38,7 @@ func parseTeamHours(v string) ([]TeamCalendar, error) {
 		}
 		name, rest, ok := strings.Cut(entry, "=")
 		team := bridge.TeamKey(name)
-		if !ok || team == "" || strings.ContainsAny(team, " \t") {
+		if !ok || team == "" || strings.ContainsFunc(team, unicode.IsSpace) {
 			return nil, fmt.Errorf("entry %q must start with a team name and =, such as us=America/New_York mon-fri 09:00-17:00", truncate(entry))
 		}
 		if seen[team] {
