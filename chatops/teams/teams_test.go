@@ -233,6 +233,7 @@ type rig struct {
 	store  *sqlite.Store
 	b      *bridge.Bridge
 	teams  *teams.Surface
+	h      *teams.Handler
 	botURL string
 }
 
@@ -280,7 +281,7 @@ func newRigWith(t *testing.T, em *teamstest.Server, tg *telegramtest.Server, sto
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	return &rig{t: t, ctx: ctx, tg: tg, em: em, store: store, b: b, teams: s, botURL: srv.URL + "/teams/messages"}
+	return &rig{t: t, ctx: ctx, tg: tg, em: em, store: store, b: b, teams: s, h: h, botURL: srv.URL + "/teams/messages"}
 }
 
 func (r *rig) customer(text string) {

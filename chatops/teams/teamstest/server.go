@@ -94,6 +94,7 @@ type Server struct {
 	tokens   int
 	sends    map[string][]time.Time // per thread, for ThreadRate
 	limited  int
+	holds    map[string]chan struct{} // per operation, see HoldAnswers
 }
 
 // New starts an emulator.
@@ -173,6 +174,31 @@ func (s *Server) Calls(op string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[op]
+}
+
+// HoldAnswers makes the calls of an operation take effect at once (a
+// created thread is in the channel, where agents see it and answer) but
+// keeps their answers back until release is called, as Teams can be slow to
+// answer a call it already applied. Calls made after release answer at once.
+func (s *Server) HoldAnswers(op string) (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holds == nil {
+		s.holds = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	s.holds[op] = ch
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.holds[op] == ch {
+				delete(s.holds, op)
+			}
+			close(ch)
+		})
+	}
 }
 
 // AddFault queues a fault.
@@ -480,6 +506,14 @@ func (s *Server) serveConnector(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeFault(w, f)
 		return
+	}
+	if hold := s.holds[op]; hold != nil {
+		s.mu.Unlock()
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+		s.mu.Lock() // for the deferred unlock
 	}
 	writeJSON(w, code, resp)
 }
