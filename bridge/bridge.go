@@ -370,7 +370,7 @@ func (b *Bridge) saveChange(ctx context.Context, tx Tx, actor AgentID, action st
 		return err
 	}
 	for _, s := range surfaces {
-		if err := tx.Enqueue(ctx, Job{ConversationID: after.ID, Target: CardTarget(s), Priority: after.Priority, RequestID: RequestIDFrom(ctx)}); err != nil {
+		if err := tx.Enqueue(ctx, Job{ConversationID: after.ID, Target: CardTarget(s), Priority: after.Priority, RequestID: RequestIDFrom(ctx), TraceParent: TraceParentFrom(ctx)}); err != nil {
 			return err
 		}
 	}
@@ -453,7 +453,7 @@ func (b *Bridge) enqueueDelivery(ctx context.Context, tx Tx, p Priority, d Deliv
 	if _, err := tx.InsertDelivery(ctx, d); err != nil {
 		return err
 	}
-	return tx.Enqueue(ctx, Job{ConversationID: d.ConversationID, Target: d.Target, Priority: p, RequestID: RequestIDFrom(ctx)})
+	return tx.Enqueue(ctx, Job{ConversationID: d.ConversationID, Target: d.Target, Priority: p, RequestID: RequestIDFrom(ctx), TraceParent: TraceParentFrom(ctx)})
 }
 
 // markDelivery records a platform delivery id (a Telegram update_id, a Meta

@@ -751,7 +751,7 @@ func (b *Bridge) recordOpened(surface Surface, l loaded, t ChatThread) recordFun
 		// A change made while the thread was being opened found no thread
 		// to update; the card posted shows the version loaded before it.
 		if current.Version > l.conv.Version {
-			if err := tx.Enqueue(ctx, Job{ConversationID: l.conv.ID, Target: CardTarget(surface), Priority: current.Priority}); err != nil {
+			if err := tx.Enqueue(ctx, Job{ConversationID: l.conv.ID, Target: CardTarget(surface), Priority: current.Priority, TraceParent: TraceParentFrom(ctx)}); err != nil {
 				return err
 			}
 		}

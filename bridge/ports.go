@@ -26,6 +26,9 @@ type Job struct {
 	// RequestID names the request that enqueued the job, for the logs of
 	// its run.
 	RequestID string `json:"request_id,omitempty"`
+	// TraceParent is the W3C traceparent of the span that enqueued the job
+	// (see WithTraceParent), so the job's span joins that trace.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // PlatformAdapter is the small required interface of a social platform.

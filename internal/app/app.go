@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/threadline/threadline/adapters/meta"
 	"github.com/threadline/threadline/adapters/telegram"
@@ -22,6 +23,7 @@ import (
 	"github.com/threadline/threadline/internal/httpserver"
 	"github.com/threadline/threadline/internal/logctx"
 	"github.com/threadline/threadline/internal/metrics"
+	"github.com/threadline/threadline/internal/tracing"
 	"github.com/threadline/threadline/store/ratelimit"
 	tlredis "github.com/threadline/threadline/store/redis"
 )
@@ -45,6 +47,7 @@ type App struct {
 	teams    *teamsParts
 	roles    *tlslack.RoleDirectory
 	mount    func(r chi.Router)
+	tracing  *tracing.Tracing // nil: tracing off
 }
 
 // Options adjusts an App for tests, the demo and the bench harness.
@@ -60,6 +63,8 @@ type Options struct {
 	// StatementTracer sees every PostgreSQL statement (the bench harness
 	// counts them).
 	StatementTracer pgx.QueryTracer
+	// SpanExporter turns tracing on with spans sent there (tests).
+	SpanExporter sdktrace.SpanExporter
 }
 
 // New opens the store and assembles the bridge, the connected platforms and
@@ -91,6 +96,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		return nil, err
 	}
 	log.Info("store ready", "store", kind)
+	if err = a.startTracing(ctx, opts); err != nil {
+		return nil, err
+	}
 
 	a.limiter = ratelimit.NewLocal(opts.Clock)
 	if cfg.RedisURL.Set() {
@@ -182,6 +190,7 @@ func (a *App) connectTelegram(ctx context.Context, opts Options) error {
 	tg, err := telegram.New(telegram.Options{
 		Token: a.cfg.Telegram.BotToken.Reveal(), APIURL: a.cfg.Telegram.APIURL, WebhookSecret: a.cfg.Telegram.WebhookSecret.Reveal(),
 		Logger: a.log, Clock: opts.Clock, Limiter: a.limiter, MinChatInterval: a.cfg.Telegram.ChatInterval, PollTimeout: opts.TelegramPollTimeout,
+		HTTPClient: a.client(&http.Client{}),
 	})
 	if err != nil {
 		return err
@@ -203,7 +212,7 @@ func (a *App) connectSlack(ctx context.Context, opts Options) error {
 	a.metaFiles(files)
 	s, err := tlslack.New(ctx, tlslack.Options{
 		Token: a.cfg.Slack.BotToken.Reveal(), APIURL: a.cfg.Slack.APIURL, Channel: a.cfg.Slack.Channel, Logger: a.log,
-		Files: files, Limiter: a.limiter, RateLimited: a.metrics.RateLimited,
+		Files: files, Limiter: a.limiter, RateLimited: a.metrics.RateLimited, HTTPClient: a.client(&http.Client{Timeout: 30 * time.Second}),
 		PostInterval: a.cfg.Slack.PostInterval, UpdateInterval: a.cfg.Slack.UpdateInterval, Clock: opts.Clock,
 		AlertChannel:      a.cfg.SLA.AlertChannel,
 		EscalationChannel: a.cfg.Slack.EscalationChannel,
@@ -222,6 +231,15 @@ func (a *App) connectSlack(ctx context.Context, opts Options) error {
 
 func (a *App) routes(r chi.Router) {
 	r.Method(http.MethodGet, "/metrics", a.metrics.Handler())
+	a.tracedRoutes(r, a.webhookRoutes)
+	if a.mount != nil {
+		a.mount(r)
+	}
+}
+
+// webhookRoutes are the platforms' and chat surfaces' requests, the ones
+// traced.
+func (a *App) webhookRoutes(r chi.Router) {
 	if a.telegram != nil && a.cfg.Telegram.Mode == "webhook" {
 		observe := func(outcome string, took time.Duration) { a.metrics.Webhook("telegram", outcome, took) }
 		r.Method(http.MethodPost, "/webhooks/telegram", a.telegram.WebhookHandler(a.bridge, observe))
@@ -231,9 +249,6 @@ func (a *App) routes(r chi.Router) {
 		a.handler.Routes(r)
 	}
 	a.teamsRoutes(r)
-	if a.mount != nil {
-		a.mount(r)
-	}
 }
 
 func (a *App) ready(ctx context.Context) (string, error) {
@@ -272,7 +287,7 @@ func (a *App) close() {
 // stop taking requests, let running jobs finish, close the store.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer a.close()
-	if err := a.store.StartWorkers(ctx, a.bridge); err != nil {
+	if err := a.store.StartWorkers(ctx, a.jobRunner()); err != nil {
 		return err
 	}
 	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop, a.jobLoop, a.slaLoop, a.slaStandingLoop, a.snoozeLoop}
@@ -304,6 +319,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
 	stopErr := a.store.StopWorkers(sctx)
+	a.stopTracing(sctx)
 	for range loops {
 		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Error("background loop", "err", err)

@@ -23,7 +23,7 @@ func (a *App) connectMeta(ctx context.Context, opts Options) error {
 	m, err := meta.New(meta.Options{
 		AppSecret: a.cfg.Meta.AppSecret.Reveal(), VerifyToken: a.cfg.Meta.VerifyToken.Reveal(), Accounts: accounts,
 		APIURL: a.cfg.Meta.APIURL, GraphVersion: a.cfg.Meta.GraphVersion, HumanAgentTag: a.cfg.Meta.HumanAgentTag,
-		Logger: a.log, Clock: opts.Clock,
+		Logger: a.log, Clock: opts.Clock, HTTPClient: a.client(&http.Client{}),
 	})
 	if err != nil {
 		return err

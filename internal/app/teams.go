@@ -25,7 +25,7 @@ func (a *App) connectTeams(opts Options) {
 	if tokenURL == "" {
 		tokenURL = tlteams.TenantTokenURL(cfg.TenantID)
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := a.client(&http.Client{Timeout: 30 * time.Second})
 	connector := &tlteams.Connector{
 		Tokens:     &tlteams.TokenSource{AppID: cfg.AppID, Password: cfg.AppPassword.Reveal(), TokenURL: tokenURL, HTTPClient: client, Clock: opts.Clock},
 		HTTPClient: client, RateLimited: func(op string) { a.metrics.RateLimited("teams." + op) },

@@ -9,10 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
@@ -48,8 +53,10 @@ func (l *lockedBuffer) records() []map[string]any {
 
 // TestRequestIDFollowsTheMessage: the id of the webhook request that
 // brought a customer message is on the log line of the job that shows it in
-// Slack (here a failed first attempt), with the conversation; and delivery
-// outcomes are counted by destination.
+// Slack (here a failed first attempt), with the conversation; delivery
+// outcomes are counted by destination; and with tracing on, the webhook's
+// span, the delivery job's span (across the queue) and its Slack calls are
+// one trace.
 func TestRequestIDFollowsTheMessage(t *testing.T) {
 	tg := telegramtest.New(telegramtest.Options{})
 	defer tg.Close()
@@ -70,7 +77,8 @@ func TestRequestIDFollowsTheMessage(t *testing.T) {
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), app.Options{})
+	spans := tracetest.NewInMemoryExporter()
+	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), app.Options{SpanExporter: spans})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +143,52 @@ func TestRequestIDFollowsTheMessage(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	slackURL, err := url.Parse(sl.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOneTrace(t, spans, slackURL.Host)
+}
+
+// checkOneTrace waits for the webhook's server span, a delivery job's span
+// and a successful Slack call's span, then checks they are one trace: the
+// job's span a child of the webhook's (its traceparent crossed the queue),
+// the Slack call a child of a job's.
+func checkOneTrace(t *testing.T, exp *tracetest.InMemoryExporter, slackHost string) {
+	t.Helper()
+	var webhook, slackOK tracetest.SpanStub
+	var deliver []tracetest.SpanStub
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		webhook, slackOK, deliver = tracetest.SpanStub{}, tracetest.SpanStub{}, nil
+		for _, s := range exp.GetSpans() {
+			switch {
+			case s.Name == "POST /webhooks/telegram" && s.SpanKind == trace.SpanKindServer:
+				webhook = s
+			case strings.HasPrefix(s.Name, "deliver "):
+				deliver = append(deliver, s)
+			case s.Name == "POST "+slackHost && s.SpanKind == trace.SpanKindClient && s.Status.Code != codes.Error:
+				slackOK = s
+			}
+		}
+		if webhook.Name != "" && slackOK.Name != "" && len(deliver) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline: spans end after the post lands
+	}
+	if webhook.Name == "" || slackOK.Name == "" || len(deliver) == 0 {
+		t.Fatalf("spans: webhook %q, slack call %q, %d deliveries; all: %v", webhook.Name, slackOK.Name, len(deliver), exp.GetSpans())
+	}
+	traceID := webhook.SpanContext.TraceID()
+	parents := map[trace.SpanID]bool{}
+	for _, d := range deliver {
+		if d.SpanContext.TraceID() != traceID || d.Parent.SpanID() != webhook.SpanContext.SpanID() {
+			t.Errorf("%s: trace %s parent %s, want trace %s parent %s (the webhook)", d.Name, d.SpanContext.TraceID(), d.Parent.SpanID(), traceID, webhook.SpanContext.SpanID())
+		}
+		parents[d.SpanContext.SpanID()] = true
+	}
+	if slackOK.SpanContext.TraceID() != traceID || !parents[slackOK.Parent.SpanID()] {
+		t.Errorf("Slack call: trace %s parent %s, want trace %s under a delivery span", slackOK.SpanContext.TraceID(), slackOK.Parent.SpanID(), traceID)
 	}
 }
 

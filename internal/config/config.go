@@ -81,6 +81,8 @@ type Config struct {
 	SurfaceRoutes  []SurfaceRoute
 	Meta           Meta
 	SLA            SLA
+	// OTLPEndpoint turns tracing on: the OTLP/HTTP collector spans go to.
+	OTLPEndpoint string
 }
 
 // Jobs tunes job pickup and concurrency; zero values mean the store's
@@ -411,6 +413,8 @@ func Keys() []Key {
 				c.MaxBodyBytes = n
 				return nil
 			}},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "", false, "OpenTelemetry collector (OTLP over HTTP, e.g. http://localhost:4318) to send traces to; empty: no tracing. The standard variable, read as OpenTelemetry SDKs read it.",
+			str(func(c *Config) *string { return &c.OTLPEndpoint }, schemes("OTLP", "http", "https"))},
 		{"THREADLINE_DELIVERY_LEASE", "15s", false, "How long a conversation's deliveries wait when the worker sending them dies; live workers renew it while a send is in flight.",
 			duration(func(c *Config) *time.Duration { return &c.DeliveryLease })},
 		{"THREADLINE_WORKERS", "0", false, "Jobs (deliveries to chat and platforms) worked at once by this process; 0: 50 on PostgreSQL, 8 on the embedded store.",
