@@ -231,20 +231,10 @@ func newRigWith(t *testing.T, o rigOptions) *rig {
 	r.Method("POST", "/webhooks/telegram", tga.WebhookHandler(b, nil))
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	if err := store.StartWorkers(ctx, b); err != nil {
+	open.StartWorkers(ctx, t, store, b)
+	if err := tg.SetWebhook(ctx, srv.URL+"/webhooks/telegram", "tg-secret"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		_ = store.StopWorkers(sctx)
-	})
-	res, err := http.Post(tg.URL()+"/bot"+tg.Token()+"/setWebhook", "application/json",
-		strings.NewReader(`{"url":"`+srv.URL+`/webhooks/telegram","secret_token":"tg-secret"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
 	return &rig{t: t, ctx: ctx, tg: tg, sl: sl, b: b, surface: surface, handler: h, client: &slacktest.Client{BaseURL: srv.URL, SigningSecret: "sign"}}
 }
 

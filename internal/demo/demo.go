@@ -175,13 +175,10 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, o Optio
 		d.teams.endpoint = base + "/teams/messages"
 	}
 	// Telegram delivers updates to our webhook, with the secret header.
-	body := fmt.Sprintf(`{"url":%q,"secret_token":%q}`, base+"/webhooks/telegram", tgSecret)
-	res, err := http.Post(d.tg.URL()+"/bot"+d.tg.Token()+"/setWebhook", "application/json", strings.NewReader(body))
-	if err != nil {
+	if err := d.tg.SetWebhook(ctx, base+"/webhooks/telegram", tgSecret); err != nil {
 		d.closeEmulators()
 		return nil, err
 	}
-	res.Body.Close()
 	d.client = &slacktest.Client{BaseURL: base, SigningSecret: signing}
 	d.meta.base = base
 	for _, name := range []string{"Alice Doe", "Bruno Diaz"} {

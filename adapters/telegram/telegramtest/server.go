@@ -177,6 +177,30 @@ func (s *Server) Pending() int {
 	return len(s.updates)
 }
 
+// SetWebhook sets the webhook through the Bot API's setWebhook, as an
+// operator does.
+func (s *Server) SetWebhook(ctx context.Context, url, secret string) error {
+	body, err := json.Marshal(map[string]string{"url": url, "secret_token": secret})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+"/bot"+s.Token()+"/setWebhook", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("setWebhook: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("setWebhook: %d %s", res.StatusCode, msg)
+	}
+	return nil
+}
+
 // Webhook returns the URL and secret set with setWebhook ("" when none).
 func (s *Server) Webhook() (url, secret string) {
 	s.mu.Lock()

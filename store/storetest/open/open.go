@@ -6,9 +6,11 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/threadline/threadline/internal/testenv"
 	"github.com/threadline/threadline/store/postgres"
+	"github.com/threadline/threadline/store/queue"
 	"github.com/threadline/threadline/store/sqlite"
 )
 
@@ -39,4 +41,24 @@ func Postgres(t testing.TB, maxConns int32) *postgres.Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Workers is a store that works jobs.
+type Workers interface {
+	StartWorkers(ctx context.Context, r queue.Runner) error
+	StopWorkers(ctx context.Context) error
+}
+
+// StartWorkers starts s's job workers on r and stops them, letting running
+// jobs finish for up to 10 s, when the test ends.
+func StartWorkers(ctx context.Context, t testing.TB, s Workers, r queue.Runner) {
+	t.Helper()
+	if err := s.StartWorkers(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.StopWorkers(sctx)
+	})
 }
