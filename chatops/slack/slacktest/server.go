@@ -590,6 +590,20 @@ func (s *Server) viewCall(w http.ResponseWriter, method string, args url.Values)
 		"callback_id": view.CallbackID, "private_metadata": view.Metadata, "blocks": view.Blocks}})
 }
 
+// view returns a copy of a view by id (the last one, should an id repeat).
+func (s *Server) view(id string) (*View, error) {
+	var view *View
+	for _, v := range s.Views("") {
+		if v.ID == id {
+			view = &v
+		}
+	}
+	if view == nil {
+		return nil, fmt.Errorf("slacktest: no view %s", id)
+	}
+	return view, nil
+}
+
 // Views returns copies of the modals opened for a user ("" for all).
 func (s *Server) Views(user string) []View {
 	s.mu.Lock()
@@ -919,15 +933,9 @@ func (c *Client) sendInteraction(ctx context.Context, payload []byte) (int, []by
 // PickInView is a choice in a static select inside an open modal
 // (block_actions with the view).
 func (c *Client) PickInView(ctx context.Context, sl *Server, teamID, viewID, blockID, actionID, value string) (int, error) {
-	var view *View
-	for _, v := range sl.Views("") {
-		if v.ID == viewID {
-			v := v
-			view = &v
-		}
-	}
-	if view == nil {
-		return 0, fmt.Errorf("slacktest: no view %s", viewID)
+	view, err := sl.view(viewID)
+	if err != nil {
+		return 0, err
 	}
 	payload, _ := json.Marshal(map[string]any{
 		"type": "block_actions", "trigger_id": c.triggerID(view.User), "team": map[string]any{"id": teamID},
@@ -1046,15 +1054,9 @@ func inputState(kind, value string) map[string]any {
 // input), and returns Threadline's answer. Slack closes the modal on an
 // empty answer or response_action clear; the emulator does the same.
 func (c *Client) SubmitView(ctx context.Context, sl *Server, teamID, viewID string, inputs map[string]map[string]Input) (int, []byte, error) {
-	var view *View
-	for _, v := range sl.Views("") {
-		if v.ID == viewID {
-			v := v
-			view = &v
-		}
-	}
-	if view == nil {
-		return 0, nil, fmt.Errorf("slacktest: no view %s", viewID)
+	view, err := sl.view(viewID)
+	if err != nil {
+		return 0, nil, err
 	}
 	values := map[string]map[string]any{}
 	for b, m := range view.State {
@@ -1104,15 +1106,9 @@ func (c *Client) SubmitView(ctx context.Context, sl *Server, teamID, viewID stri
 // CloseView is the user dismissing a modal: Slack sends view_closed when
 // the view asked for notify_on_close.
 func (c *Client) CloseView(ctx context.Context, sl *Server, teamID, viewID string) (int, error) {
-	var view *View
-	for _, v := range sl.Views("") {
-		if v.ID == viewID {
-			v := v
-			view = &v
-		}
-	}
-	if view == nil {
-		return 0, fmt.Errorf("slacktest: no view %s", viewID)
+	view, err := sl.view(viewID)
+	if err != nil {
+		return 0, err
 	}
 	sl.closeView(viewID)
 	if !view.NotifyOnClose {
