@@ -65,6 +65,50 @@ func browser(t *testing.T) string {
 	return ""
 }
 
+// newBrowser starts a headless Chromium for the test; its context ends
+// after timeout or with the test.
+func newBrowser(t *testing.T, exe string, timeout time.Duration) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	ctx, cancel := context.WithTimeout(bctx, timeout)
+	t.Cleanup(func() {
+		cancel()
+		cancelBrowser()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// step is one thing a person does, or waits to see, on the demo page.
+type step struct {
+	name string
+	act  chromedp.Action[chromedp.Void]
+}
+
+// poll waits up to 30 s for a JavaScript expression to hold.
+func poll(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
+}
+
+// runSteps runs the steps in order; at the first that fails it saves a
+// screenshot (failShot.png in the temporary folder) and fails the test.
+func runSteps(ctx context.Context, t *testing.T, failShot string, steps []step) {
+	t.Helper()
+	for _, step := range steps {
+		if err := chromedp.Do(ctx, step.act); err != nil {
+			shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			fail := filepath.Join(os.TempDir(), failShot+".png")
+			_ = os.WriteFile(fail, shot, 0o644)
+			t.Fatalf("step %q: %v (screenshot %s)", step.name, err, fail)
+		}
+	}
+}
+
 // TestDemoRoundTripInBrowser drives the demo page as a person would: a
 // customer writes in the Telegram pane, the conversation appears in the
 // Slack pane, an agent claims it and replies, and the reply reaches the
@@ -72,25 +116,8 @@ func browser(t *testing.T) string {
 func TestDemoRoundTripInBrowser(t *testing.T) {
 	exe := browser(t)
 	d, _ := startDemo(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	defer cancel()
-
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
-	}
-	steps := []struct {
-		name string
-		act  chromedp.Action[chromedp.Void]
-	}{
+	ctx := newBrowser(t, exe, 90*time.Second)
+	steps := []step{
 		{"open page", chromedp.Navigate(d.URL())},
 		{"customers listed", poll(`document.querySelectorAll('#customer option').length > 0`)},
 		{"customer types", chromedp.SendKeys(chromedp.CSS(`#customer-text`), "Hi, my parcel never arrived")},
@@ -115,14 +142,7 @@ func TestDemoRoundTripInBrowser(t *testing.T) {
 		{"card shows the escalation", poll(`document.querySelector('.thread .parent').innerText.includes('Escalated (supervisor)') &&
 			document.querySelector('.thread .parent').innerText.includes('Assigned to Sue')`)},
 	}
-	for _, step := range steps {
-		if err := chromedp.Do(ctx, step.act); err != nil {
-			shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			fail := filepath.Join(os.TempDir(), "threadline-demo-failure.png")
-			_ = os.WriteFile(fail, shot, 0o644)
-			t.Fatalf("step %q: %v (screenshot %s)", step.name, err, fail)
-		}
-	}
+	runSteps(ctx, t, "threadline-demo-failure", steps)
 	claimedCard, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.thread .parent`)))
 	if err != nil {
 		t.Fatal(err)
@@ -273,24 +293,8 @@ func TestDemoShowsSLABreachAndSurvey(t *testing.T) {
 func TestDemoTeamsInBrowser(t *testing.T) {
 	exe := browser(t)
 	d, _ := startDemoWith(t, demo.Options{Surface: "teams"})
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	defer cancel()
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
-	}
-	steps := []struct {
-		name string
-		act  chromedp.Action[chromedp.Void]
-	}{
+	ctx := newBrowser(t, exe, 90*time.Second)
+	steps := []step{
 		{"open page", chromedp.Navigate(d.URL())},
 		{"teams pane shown", poll(`!document.querySelector('#teams').hidden && document.querySelector('#slack').hidden`)},
 		{"customer types", chromedp.SendKeys(chromedp.CSS(`#customer-text`), "Hi, my parcel never arrived")},
@@ -308,14 +312,7 @@ func TestDemoTeamsInBrowser(t *testing.T) {
 		{"apply", chromedp.Click(chromedp.CSS(`#teams .thread button[data-verb="more"]`))},
 		{"card shows priority", poll(`document.querySelector('#teams .thread .parent').innerText.includes('Priority: P1')`)},
 	}
-	for _, step := range steps {
-		if err := chromedp.Do(ctx, step.act); err != nil {
-			shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			fail := filepath.Join(os.TempDir(), "threadline-demo-teams-failure.png")
-			_ = os.WriteFile(fail, shot, 0o644)
-			t.Fatalf("step %q: %v (screenshot %s)", step.name, err, fail)
-		}
-	}
+	runSteps(ctx, t, "threadline-demo-teams-failure", steps)
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package demo_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -120,24 +119,8 @@ func TestDemoMetaCustomers(t *testing.T) {
 func TestDemoMetaPaneInBrowser(t *testing.T) {
 	exe := browser(t)
 	d, _ := startDemo(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
-	}
-	steps := []struct {
-		name string
-		act  chromedp.Action[chromedp.Void]
-	}{
+	ctx := newBrowser(t, exe, 60*time.Second)
+	steps := []step{
 		{"open page", chromedp.Navigate(d.URL())},
 		{"switch to Messenger", chromedp.Click(chromedp.CSS(`#telegram .platform-switch button[data-platform="messenger"]`))},
 		{"Messenger customers listed", poll(`!document.getElementById('meta').hidden && document.querySelectorAll('#meta-customer option').length > 0`)},
@@ -146,14 +129,7 @@ func TestDemoMetaPaneInBrowser(t *testing.T) {
 		{"thread appears on Messenger", poll(`[...document.querySelectorAll('.thread .parent')].some((p) => p.innerText.includes('Hello from Messenger') && p.innerText.includes('Messenger'))`)},
 		{"customer's line in the pane", poll(`document.querySelector('#meta-chat').innerText.includes('Hello from Messenger')`)},
 	}
-	for _, step := range steps {
-		if err := chromedp.Do(ctx, step.act); err != nil {
-			shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			fail := filepath.Join(os.TempDir(), "threadline-demo-meta-failure.png")
-			_ = os.WriteFile(fail, shot, 0o644)
-			t.Fatalf("step %q: %v (screenshot %s)", step.name, err, fail)
-		}
-	}
+	runSteps(ctx, t, "threadline-demo-meta-failure", steps)
 	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		path := filepath.Join(os.TempDir(), "threadline-demo-meta.png")
 		_ = os.WriteFile(path, shot, 0o644)
