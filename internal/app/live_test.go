@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/internal/app"
-	"github.com/threadline/threadline/internal/config"
 )
 
 // TestNoPublicURL runs serve as the README's five-minute setup does:
@@ -32,26 +30,11 @@ func TestNoPublicURL(t *testing.T) {
 		"THREADLINE_SLACK_CHANNEL":      "C0INBOX",
 		"THREADLINE_SLACK_API_URL":      sl.URL(),
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{TelegramPollTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
+	srv := serve(ctx, t, env, slog.New(slog.DiscardHandler), app.Options{TelegramPollTimeout: time.Second})
 	defer func() {
-		stop()
-		if err := <-done; err != nil {
+		if err := srv.stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	}()
@@ -96,7 +79,7 @@ func TestNoPublicURL(t *testing.T) {
 	// after the reply already reached Telegram: poll with a deadline.
 	var body []byte
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		res, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+		res, err := http.Get(srv.base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"github.com/threadline/threadline/adapters/meta/metatest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/internal/app"
-	"github.com/threadline/threadline/internal/config"
 	"github.com/threadline/threadline/internal/testenv"
 )
 
@@ -84,32 +82,17 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 		}
 		st.Close()
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
+	srv := serve(ctx, t, env, slog.New(slog.DiscardHandler), app.Options{})
 	defer func() {
 		emu.Settle()
-		stop()
-		if err := <-done; err != nil {
+		if err := srv.stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	}()
 	if err := sl.WaitSocket(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := emu.Subscribe(ctx, "http://"+ln.Addr().String()+"/webhooks/meta", "verify-me"); err != nil {
+	if err := emu.Subscribe(ctx, srv.base+"/webhooks/meta", "verify-me"); err != nil {
 		t.Fatal(err)
 	}
 	page := emu.Page().ID

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/threadline/threadline/internal/app"
-	"github.com/threadline/threadline/internal/config"
 	"github.com/threadline/threadline/internal/testenv"
 )
 
@@ -29,32 +28,9 @@ func TestRedisDownIsDegradedNotUnready(t *testing.T) {
 		"up":   {testenv.RedisURL(), `"status":"ok"`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := config.Load("", func(k string) (string, bool) {
-				switch k {
-				case "THREADLINE_DATA_DIR":
-					return t.TempDir(), true
-				case "THREADLINE_REDIS_URL":
-					return tc.url, true
-				}
-				return "", false
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- a.Run(ctx, ln) }()
-			defer func() { cancel(); <-done }()
-			res, err := http.Get("http://" + ln.Addr().String() + "/readyz")
+			env := map[string]string{"THREADLINE_DATA_DIR": t.TempDir(), "THREADLINE_REDIS_URL": tc.url}
+			srv := serve(context.Background(), t, env, slog.New(slog.DiscardHandler), app.Options{})
+			res, err := http.Get(srv.base + "/readyz")
 			if err != nil {
 				t.Fatal(err)
 			}

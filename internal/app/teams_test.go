@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/chatops/teams/teamstest"
 	"github.com/threadline/threadline/internal/app"
-	"github.com/threadline/threadline/internal/config"
 )
 
 type served struct {
@@ -69,25 +67,10 @@ func serveBoth(t *testing.T, ctx context.Context, defaultSurface string, extra .
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{TelegramPollTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr, s.app = ln.Addr().String(), a
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
+	r := serve(ctx, t, env, slog.New(slog.DiscardHandler), app.Options{TelegramPollTimeout: time.Second})
+	s.addr, s.app = r.addr, r.app
 	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
+		if err := r.stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,7 +22,6 @@ import (
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/internal/app"
-	"github.com/threadline/threadline/internal/config"
 )
 
 type lockedBuffer struct {
@@ -70,27 +68,11 @@ func TestRequestIDFollowsTheMessage(t *testing.T) {
 		"THREADLINE_SLACK_BOT_TOKEN": sl.Token(), "THREADLINE_SLACK_SIGNING_SECRET": "sign",
 		"THREADLINE_SLACK_CHANNEL": "C0INBOX", "THREADLINE_SLACK_API_URL": sl.URL(),
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	spans := tracetest.NewInMemoryExporter()
-	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), app.Options{SpanExporter: spans})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
-	defer func() { stop(); <-done }()
-	base := "http://" + ln.Addr().String()
+	base := serve(ctx, t, env, slog.New(slog.NewJSONHandler(logs, nil)), app.Options{SpanExporter: spans}).base
 
 	update := `{"update_id":1,"message":{"message_id":5,"date":1700000000,"text":"where is my order?",
 		"from":{"id":77,"is_bot":false,"first_name":"Ada"},"chat":{"id":77,"type":"private"}}}`
