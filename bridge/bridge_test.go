@@ -10,26 +10,10 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/store/sqlite"
 	"github.com/threadline/threadline/store/storetest/open"
 )
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // fakePlatform records sends and fails them as told.
 type fakePlatform struct {
@@ -139,7 +123,7 @@ type harness struct {
 	ctx      context.Context
 	store    bridge.Store
 	b        *bridge.Bridge
-	clock    *fakeClock
+	clock    *testclock.Clock
 	platform *fakePlatform
 	surface  *fakeSurface
 }
@@ -152,7 +136,7 @@ func newHarness(t *testing.T, opts bridge.Options) *harness {
 func newHarnessOn(t *testing.T, opts bridge.Options, s bridge.Store) *harness {
 	t.Helper()
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
 	opts.Clock = clock
 	opts.Surfaces = []bridge.Surface{bridge.SurfaceSlack}
 	h := &harness{t: t, ctx: ctx, store: s, clock: clock, platform: &fakePlatform{}, surface: &fakeSurface{}}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/store/sqlite"
 	"github.com/threadline/threadline/store/storetest/open"
 )
@@ -40,7 +41,7 @@ func TestCSATSurveyAnswerAndReport(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := mk(t)
-			clock := &fakeClock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+			clock := testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 			b := bridge.New(s, bridge.Options{Clock: clock, Surfaces: []bridge.Surface{bridge.SurfaceSlack}, CSAT: &bridge.CSATOptions{}})
 			platform := &surveyPlatform{fakePlatform: &fakePlatform{}}
 			surface := &fakeSurface{}

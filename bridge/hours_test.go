@@ -86,11 +86,11 @@ func TestWorkingHoursFeedEscalation(t *testing.T) {
 		if r := escalate("e1"); !strings.Contains(r.Text, "escalated to Sue") {
 			t.Fatalf("with Sam off hours: %q", r.Text)
 		}
-		h.clock.now = time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC) // 16:00 Berlin, 10:00 New York
+		h.clock.Set(time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)) // 16:00 Berlin, 10:00 New York
 		if r := escalate("e2"); !strings.Contains(r.Text, "escalated to Sam") {
 			t.Fatalf("both in hours, Sam less loaded: %q", r.Text)
 		}
-		h.clock.now = time.Date(2026, 11, 24, 17, 30, 0, 0, time.UTC) // 18:30 Berlin, 12:30 New York
+		h.clock.Set(time.Date(2026, 11, 24, 17, 30, 0, 0, time.UTC)) // 18:30 Berlin, 12:30 New York
 		h.must(sam, "away")
 		r := escalate("e3")
 		if !r.Attention || !strings.Contains(r.Text, "no supervisor is available: find Sam (away) or Sue (off hours until Wed 09:00 CET)") {

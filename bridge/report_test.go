@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/store/sqlite"
 	"github.com/threadline/threadline/store/storetest/open"
 )
@@ -68,7 +69,7 @@ func TestReportFigures(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := mk(t)
-			clock := &fakeClock{now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+			clock := testclock.New(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
 			b := bridge.New(s, bridge.Options{Clock: clock, Surfaces: []bridge.Surface{bridge.SurfaceSlack}, SLA: testPolicy(t)})
 			h := &harness{t: t, ctx: ctx, b: b, clock: clock}
 			ref := func(r bridge.IngestResult) bridge.ConversationRef {
@@ -86,7 +87,7 @@ func TestReportFigures(t *testing.T) {
 			}
 			// Before the period: an old conversation still open (backlog).
 			old := h.ingest(h.customer("old", "1", "from last week"))
-			clock.now = time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC) // day 1
+			clock.Set(time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)) // day 1
 			if r, err := b.CheckSLA(ctx); err != nil || r.Breaches != 2 {
 				t.Fatalf("old conversation's breaches: %+v %v", r, err)
 			}
@@ -101,7 +102,7 @@ func TestReportFigures(t *testing.T) {
 				t.Fatalf("breach of c2: %+v %v", r, err)
 			}
 			reply(bob, c2)                                            // first response 50m, breached
-			clock.now = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC) // day 2
+			clock.Set(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)) // day 2
 			c3 := h.ingest(h.customer("c3", "1", "c"))
 			clock.Advance(30 * time.Minute)
 			reply(ann, c3) // first response 30m
@@ -112,7 +113,7 @@ func TestReportFigures(t *testing.T) {
 			}
 			clock.Advance(time.Hour)
 			resolve(c3)                                              // resolved twice, reopened once; current resolution 2h30m
-			clock.now = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) // day 3 (today)
+			clock.Set(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)) // day 3 (today)
 			h.ingest(h.customer("c4", "1", "d"))                     // unanswered: backlog
 			clock.Advance(5 * time.Minute)
 

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/internal/testenv"
 	"github.com/threadline/threadline/store/postgres"
 	"github.com/threadline/threadline/store/sqlite"
@@ -49,7 +50,7 @@ func BenchmarkCheckSLA(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/open=%d/due=%d", tc.store, tc.open, tc.due), func(b *testing.B) {
 			ctx := context.Background()
 			s := stores[tc.store](b)
-			clock := &fakeClock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+			clock := testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 			long, _ := bridge.ParseSLATargets("p3=720h")
 			short, _ := bridge.ParseSLATargets("p3=1m")
 			br := bridge.New(s, bridge.Options{Clock: clock, SLA: &bridge.SLAPolicy{FirstResponse: long, Resolution: long, NextResponse: short},

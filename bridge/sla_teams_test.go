@@ -57,7 +57,7 @@ func TestSLATransferToAnotherTeamsCalendar(t *testing.T) {
 	p := teamPolicy(t)
 	berlin, ny := p.Hours.Location(), p.Teams["us"].Location()
 	h, alerts := newSLAHarness(t, p)
-	h.clock.now = time.Date(2026, 11, 25, 16, 0, 0, 0, berlin) // Wednesday, 10:00 in New York
+	h.clock.Set(time.Date(2026, 11, 25, 16, 0, 0, 0, berlin)) // Wednesday, 10:00 in New York
 	res := h.ingest(h.customer("c1", "1", "hello"))
 	n := res.Number.String()[1:]
 	// Berlin: 1h on Wednesday, 7h on Thursday.
@@ -77,15 +77,15 @@ func TestSLATransferToAnotherTeamsCalendar(t *testing.T) {
 		t.Fatalf("warning at %v, want %v", fr.WarnAt, want)
 	}
 	// Nothing is due on Thanksgiving; the breach comes on Friday at 10:00 New York time.
-	h.clock.now = time.Date(2026, 11, 25, 16, 0, 0, 0, ny)
+	h.clock.Set(time.Date(2026, 11, 25, 16, 0, 0, 0, ny))
 	if r := h.checkSLA(); r.Warnings != 1 {
 		t.Fatalf("warning: %+v", r)
 	}
-	h.clock.now = time.Date(2026, 11, 26, 23, 0, 0, 0, ny)
+	h.clock.Set(time.Date(2026, 11, 26, 23, 0, 0, 0, ny))
 	if r := h.checkSLA(); r != (bridge.SLACheckResult{}) {
 		t.Fatalf("Thanksgiving: %+v", r)
 	}
-	h.clock.now = time.Date(2026, 11, 27, 10, 0, 0, 0, ny)
+	h.clock.Set(time.Date(2026, 11, 27, 10, 0, 0, 0, ny))
 	if r := h.checkSLA(); r.Breaches != 1 {
 		t.Fatalf("breach: %+v", r)
 	}
@@ -105,7 +105,7 @@ func TestSLATeamCalendarKeepsPausedTimeAndFallsBack(t *testing.T) {
 	p := teamPolicy(t)
 	berlin := p.Hours.Location()
 	h, _ := newSLAHarness(t, p)
-	h.clock.now = time.Date(2026, 11, 27, 16, 0, 0, 0, berlin) // Friday
+	h.clock.Set(time.Date(2026, 11, 27, 16, 0, 0, 0, berlin)) // Friday
 	res := h.ingest(h.customer("c1", "1", "hello"))
 	n := res.Number.String()[1:]
 	h.must(ann, "claim "+n)
@@ -157,7 +157,7 @@ func TestSLATransfersKeepBusinessTimeExact(t *testing.T) {
 	base := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)
 	moved := 0
 	for i := range 25 {
-		h.clock.now = base.Add(time.Duration(r.Int64N(int64(20 * 24 * time.Hour)))).Truncate(time.Minute)
+		h.clock.Set(base.Add(time.Duration(r.Int64N(int64(20 * 24 * time.Hour)))).Truncate(time.Minute))
 		res := h.ingest(h.customer("p"+string(rune('a'+i)), "1", "hello"))
 		n := res.Number.String()[1:]
 		team, since := "", h.clock.Now()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/internal/businesshours"
+	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/internal/testenv"
 	"github.com/threadline/threadline/store/postgres"
 	"github.com/threadline/threadline/store/sqlite"
@@ -277,7 +278,7 @@ func TestSLABusinessHours(t *testing.T) {
 	p := testPolicy(t)
 	p.Hours = hours
 	h, _ := newSLAHarness(t, p)
-	h.clock.now = time.Date(2026, 11, 27, 16, 50, 0, 0, berlin) // a Friday
+	h.clock.Set(time.Date(2026, 11, 27, 16, 50, 0, 0, berlin)) // a Friday
 	res := h.ingest(h.customer("c1", "1", "hello"))
 	want := time.Date(2026, 11, 30, 9, 30, 0, 0, berlin) // 10 minutes on Friday, 30 on Monday
 	if c := h.clocks(res.ConversationID)[bridge.ClockFirstResponse]; !c.DueAt.Equal(want) {
@@ -353,7 +354,7 @@ func TestSLAClockSurvivesRestart(t *testing.T) {
 	for name, opener := range stores {
 		t.Run(name, func(t *testing.T) {
 			open := opener(t)
-			clock := &fakeClock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+			clock := testclock.New(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
 			mk := func(s bridge.Store) *bridge.Bridge {
 				b := bridge.New(s, bridge.Options{Clock: clock, Surfaces: []bridge.Surface{bridge.SurfaceSlack}, SLA: testPolicy(t)})
 				b.AddSurface(&alertSurface{fakeSurface: &fakeSurface{}})

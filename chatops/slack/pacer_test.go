@@ -3,30 +3,13 @@ package slack
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/store/ratelimit"
 )
-
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func pacedSurface(clock bridge.Clock) *Surface {
 	return &Surface{
@@ -41,7 +24,7 @@ func pacedSurface(clock bridge.Clock) *Surface {
 // conversations arrives, then two P1s: the P1s get the next slots, and the
 // P3s go in the order they arrived.
 func TestFloodPostsUrgentFirstThenOldest(t *testing.T) {
-	clock := &stepClock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	s := pacedSurface(clock)
 	due := map[bridge.ConversationID]time.Time{}
 	prio := map[bridge.ConversationID]bridge.Priority{}
@@ -85,7 +68,7 @@ func TestFloodPostsUrgentFirstThenOldest(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		clock.advance(step)
+		clock.Advance(step)
 	}
 	if len(order) != 22 {
 		t.Fatalf("granted %d posts, want 22: %v", len(order), order)
@@ -126,7 +109,7 @@ func TestFloodPostsUrgentFirstThenOldest(t *testing.T) {
 // TestUrgentWaiterThatLeavesStopsBlocking: a P1 whose job never comes back
 // (its process died, its send failed) holds the channel only for the grace.
 func TestUrgentWaiterThatLeavesStopsBlocking(t *testing.T) {
-	clock := &stepClock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	s := pacedSurface(clock)
 	p1 := bridge.WithWork(context.Background(), bridge.Work{ConversationID: 1, Priority: bridge.P1})
 	p3 := bridge.WithWork(context.Background(), bridge.Work{ConversationID: 2, Priority: bridge.P3})
@@ -137,11 +120,11 @@ func TestUrgentWaiterThatLeavesStopsBlocking(t *testing.T) {
 	if err := s.pacePost(p1, "C1"); !errors.As(err, &retry) || retry.Queued {
 		t.Fatalf("second P1 post at once: %v, want a short pacing wait", err)
 	}
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if err := s.pacePost(p3, "C1"); !errors.As(err, &retry) || !retry.Queued {
 		t.Fatalf("P3 behind a waiting P1: %v, want queued", err)
 	}
-	clock.advance(5 * time.Second) // the P1 never came back
+	clock.Advance(5 * time.Second) // the P1 never came back
 	if err := s.pacePost(p3, "C1"); err != nil {
 		t.Fatalf("P3 after the P1 left: %v, want the slot", err)
 	}
@@ -150,7 +133,7 @@ func TestUrgentWaiterThatLeavesStopsBlocking(t *testing.T) {
 // TestPostsWithoutWorkArePacedPlainly: calls not made for a conversation
 // (the backlog digest) only respect the channel's budget.
 func TestPostsWithoutWorkArePacedPlainly(t *testing.T) {
-	clock := &stepClock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	s := pacedSurface(clock)
 	if err := s.pacePost(context.Background(), "C1"); err != nil {
 		t.Fatal(err)
@@ -165,7 +148,7 @@ func TestPostsWithoutWorkArePacedPlainly(t *testing.T) {
 // once learns its turn before its job touches the store; one never queued
 // goes ahead.
 func TestAdmitTellsQueuedConversationsToStepAside(t *testing.T) {
-	clock := &stepClock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	s := pacedSurface(clock)
 	for id := range bridge.ConversationID(5) {
 		_ = s.pacePost(bridge.WithWork(context.Background(), bridge.Work{ConversationID: id + 1, Priority: bridge.P3}), "C1")

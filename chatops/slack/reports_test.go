@@ -16,13 +16,10 @@ import (
 	"github.com/threadline/threadline/bridge"
 	tlslack "github.com/threadline/threadline/chatops/slack"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
+	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/store/sqlite"
 	"github.com/threadline/threadline/store/storetest/open"
 )
-
-type stepClock struct{ now time.Time }
-
-func (c *stepClock) Now() time.Time { return c.now }
 
 func TestReportCommandPostsBlocksChartAndCSV(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -30,7 +27,7 @@ func TestReportCommandPostsBlocksChartAndCSV(t *testing.T) {
 	store := open.SQLite(t, sqlite.Options{})
 	sl := slacktest.New(slacktest.Options{})
 	defer sl.Close()
-	clock := &stepClock{now: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC))
 	surface, err := tlslack.New(ctx, tlslack.Options{Token: sl.Token(), APIURL: sl.URL(), Channel: channel})
 	if err != nil {
 		t.Fatal(err)
@@ -56,13 +53,13 @@ func TestReportCommandPostsBlocksChartAndCSV(t *testing.T) {
 			t.Fatal(err)
 		}
 		if wait > 0 {
-			clock.now = clock.now.Add(wait)
+			clock.Advance(wait)
 			if _, err := b.Reply(ctx, bridge.ReplyParams{Actor: ann, Ref: bridge.ConversationRef{ID: res.ConversationID}, Text: "hi"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	clock.now = clock.now.Add(24 * time.Hour)
+	clock.Advance(24 * time.Hour)
 
 	send := func(text string) string {
 		code, body, err := client.SendCommand(ctx, slacktest.Command{TeamID: sl.TeamID(), UserID: "U0SUE", UserName: "sue", Channel: "C0REPORTS", Text: text})

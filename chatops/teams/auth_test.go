@@ -16,26 +16,10 @@ import (
 
 	"github.com/threadline/threadline/chatops/teams"
 	"github.com/threadline/threadline/chatops/teams/teamstest"
+	"github.com/threadline/threadline/internal/testclock"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-func newValidator(em *teamstest.Server, c *clock) *teams.Validator {
+func newValidator(em *teamstest.Server, c *testclock.Clock) *teams.Validator {
 	opts := teams.ValidatorOptions{AppID: em.AppID(), MetadataURL: em.MetadataURL()}
 	if c != nil {
 		opts.Clock = c
@@ -103,7 +87,7 @@ func TestValidator(t *testing.T) {
 func TestValidatorCachesAndRefreshesOnRotation(t *testing.T) {
 	em := teamstest.New(teamstest.Options{})
 	defer em.Close()
-	c := &clock{now: time.Now()}
+	c := testclock.New(time.Now())
 	v := newValidator(em, c)
 	ctx := context.Background()
 	tok := "Bearer " + em.ChannelToken(em.ValidSpec())

@@ -21,6 +21,7 @@ import (
 	"github.com/threadline/threadline/chatops/cardtest"
 	"github.com/threadline/threadline/chatops/teams"
 	"github.com/threadline/threadline/chatops/teams/teamstest"
+	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/store/ratelimit"
 	"github.com/threadline/threadline/store/sqlite"
 	"github.com/threadline/threadline/store/storetest/open"
@@ -413,7 +414,7 @@ func TestProactiveAfterRestart(t *testing.T) {
 func TestSendsArePacedPerThreadAndApp(t *testing.T) {
 	em := teamstest.New(teamstest.Options{})
 	defer em.Close()
-	c := &clock{now: time.Now()}
+	c := testclock.New(time.Now())
 	s := teams.NewSurface(teams.Options{AppID: em.AppID(), TenantID: em.TenantID(), Channel: em.Channel(), ServiceURL: em.ServiceURL(),
 		Connector: newConnector(em), Limiter: ratelimit.NewLocal(c)})
 	ctx := context.Background()

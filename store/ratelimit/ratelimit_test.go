@@ -7,19 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/store/ratelimit"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 func TestLocal(t *testing.T) {
-	c := &clock{now: time.Unix(0, 0)}
+	c := testclock.New(time.Unix(0, 0))
 	l := ratelimit.NewLocal(c)
 	ctx := context.Background()
 	steps := []struct {
@@ -58,7 +51,7 @@ func (f *flaky) Reserve(context.Context, string, time.Duration) (time.Duration, 
 
 func TestFallbackDegradesAndRecovers(t *testing.T) {
 	p := &flaky{}
-	f := ratelimit.NewFallback(p, &clock{now: time.Unix(0, 0)}, nil)
+	f := ratelimit.NewFallback(p, testclock.New(time.Unix(0, 0)), nil)
 	ctx := context.Background()
 	if w, _ := f.Reserve(ctx, "k", time.Second); w != 7*time.Millisecond || f.Degraded() {
 		t.Fatalf("primary answer not used: %v degraded=%v", w, f.Degraded())
