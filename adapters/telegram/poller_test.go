@@ -14,6 +14,7 @@ import (
 	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/testlog"
 	"github.com/threadline/threadline/store/sqlite"
 	"github.com/threadline/threadline/store/storetest/open"
 )
@@ -218,8 +219,8 @@ func TestPollerWaitsOnErrors(t *testing.T) {
 			send(t, emu, "hello") // queued before any webhook is set
 			tc.setup(t, emu)
 			waits := make(chan time.Duration, 100)
-			logs := &logBuffer{}
-			a := newAdapter(t, emu, telegram.Options{PollTimeout: time.Second, Logger: logs.logger(),
+			logs := &testlog.Buffer{}
+			a := newAdapter(t, emu, telegram.Options{PollTimeout: time.Second, Logger: logs.Logger(),
 				// Report the wait asked for, then wait only briefly: the
 				// test needs to see the wait, not to sit through it.
 				Wait: func(ctx context.Context, d time.Duration) {

@@ -1,11 +1,9 @@
 package telegram_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +17,7 @@ import (
 	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/internal/testlog"
 )
 
 // recordingIngester is a fake bridge: it records events and signals each.
@@ -80,28 +79,6 @@ func newAdapter(t *testing.T, emu *telegramtest.Server, opts telegram.Options) *
 		t.Fatal(err)
 	}
 	return a
-}
-
-// logBuffer collects log output for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func TestNew(t *testing.T) {
@@ -291,8 +268,8 @@ func TestWebhook(t *testing.T) {
 			if tc.adapterSecret == "-" {
 				opts.WebhookSecret = ""
 			}
-			logs := &logBuffer{}
-			opts.Logger = logs.logger()
+			logs := &testlog.Buffer{}
+			opts.Logger = logs.Logger()
 			a, err := telegram.New(opts)
 			if err != nil {
 				t.Fatal(err)
@@ -475,9 +452,9 @@ func TestSendPacing(t *testing.T) {
 func TestTokenNeverInErrorsOrLogs(t *testing.T) {
 	emu := telegramtest.New(telegramtest.Options{})
 	token := emu.Token()
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	waited := make(chan struct{}, 1)
-	a := newAdapter(t, emu, telegram.Options{Logger: logs.logger(), Wait: func(ctx context.Context, _ time.Duration) {
+	a := newAdapter(t, emu, telegram.Options{Logger: logs.Logger(), Wait: func(ctx context.Context, _ time.Duration) {
 		select {
 		case waited <- struct{}{}:
 		default:

@@ -1,10 +1,8 @@
 package teams_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -160,26 +158,6 @@ func TestValidatorKeysUnreachable(t *testing.T) {
 		t.Fatalf("err = %v, want a fetch error that is not the token's fault", err)
 	}
 }
-
-// logBuffer collects log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) Logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 func FuzzValidate(f *testing.F) {
 	em := teamstest.New(teamstest.Options{})

@@ -22,6 +22,7 @@ import (
 	"github.com/threadline/threadline/chatops/teams"
 	"github.com/threadline/threadline/chatops/teams/teamstest"
 	"github.com/threadline/threadline/internal/testclock"
+	"github.com/threadline/threadline/internal/testlog"
 	"github.com/threadline/threadline/store/ratelimit"
 	"github.com/threadline/threadline/store/sqlite"
 	"github.com/threadline/threadline/store/storetest/open"
@@ -109,7 +110,7 @@ func FuzzDecodeActivity(f *testing.F) {
 func TestInboundTokens(t *testing.T) {
 	em := teamstest.New(teamstest.Options{})
 	defer em.Close()
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	learned := map[string]string{}
 	h := teams.NewHandler(teams.HandlerOptions{Auth: newValidator(em, nil), AppID: em.AppID(), TenantID: em.TenantID(),
 		Learner: learnerFunc(func(_ context.Context, tenant, url string) error { learned[tenant] = url; return nil }), Logger: logs.Logger()})

@@ -1,16 +1,12 @@
 package app_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,32 +18,8 @@ import (
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/internal/app"
+	"github.com/threadline/threadline/internal/testlog"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) records() []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 // TestRequestIDFollowsTheMessage: the id of the webhook request that
 // brought a customer message is on the log line of the job that shows it in
@@ -68,7 +40,7 @@ func TestRequestIDFollowsTheMessage(t *testing.T) {
 		"THREADLINE_SLACK_BOT_TOKEN": sl.Token(), "THREADLINE_SLACK_SIGNING_SECRET": "sign",
 		"THREADLINE_SLACK_CHANNEL": "C0INBOX", "THREADLINE_SLACK_API_URL": sl.URL(),
 	}
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	spans := tracetest.NewInMemoryExporter()
@@ -93,7 +65,7 @@ func TestRequestIDFollowsTheMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var failed map[string]any
-	for _, r := range logs.records() {
+	for _, r := range logs.Records() {
 		if r["msg"] == "delivery attempt failed" {
 			failed = r
 		}
