@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/threadline/threadline/internal/emulator"
 )
 
 // User is a Telegram user as the emulator's customers appear.
@@ -371,7 +373,7 @@ func (s *Server) markAnswerLost(answer []byte) {
 
 func failWith(w http.ResponseWriter, f Fault) {
 	if f.Timeout {
-		hangUp(w)
+		emulator.HangUp(w)
 		return
 	}
 	switch {
@@ -740,17 +742,6 @@ func (s *Server) WaitSent(ctx context.Context, chatID int64, n int) ([]SentMessa
 		}
 		s.cond.Wait()
 	}
-}
-
-// hangUp closes the connection without an answer.
-func hangUp(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler) // closes the connection without a response
 }
 
 // Button is an inline keyboard button.

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/threadline/threadline/internal/emulator"
 )
 
 // Message is a message in the emulated workspace.
@@ -92,7 +94,7 @@ type Server struct {
 	opts Options
 
 	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every change
+	changes   emulator.Changes
 	messages  []*Message
 	ephemeral []Ephemeral
 	uploads   map[string]*File
@@ -144,7 +146,7 @@ func New(opts Options) *Server {
 	if opts.AppToken == "" {
 		opts.AppToken = "xapp-test"
 	}
-	s := &Server{opts: opts, changed: make(chan struct{}), uploads: map[string]*File{}, calls: map[string]int{},
+	s := &Server{opts: opts, uploads: map[string]*File{}, calls: map[string]int{},
 		lastPost: map[string]time.Time{}, clock: time.Now().Unix() * 1_000_000, users: map[string]string{}, homes: map[string][]json.RawMessage{},
 		groups: map[string][]string{}, channels: map[string]string{}, sockets: newSocketHub()}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -205,10 +207,7 @@ func (s *Server) RateLimited() int {
 	return s.status429
 }
 
-func (s *Server) notify() {
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
+func (s *Server) notify() { s.changes.Notify() }
 
 // nextTS issues increasing message timestamps as Slack does ("secs.micros").
 func (s *Server) nextTS() string {
@@ -336,7 +335,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 func failWith(w http.ResponseWriter, f Fault) {
 	if f.Timeout {
-		hangUp(w)
+		emulator.HangUp(w)
 		return
 	}
 	if f.Code == 429 {
@@ -751,19 +750,7 @@ func (s *Server) Ephemerals() []Ephemeral {
 
 // WaitFor blocks until cond holds for the emulator's state or ctx ends.
 func (s *Server) WaitFor(ctx context.Context, cond func(s *Server) bool) error {
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond(s) {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("slacktest: condition not met: %w", ctx.Err())
-		}
-	}
+	return s.changes.WaitFor(ctx, "slacktest", func() bool { return cond(s) })
 }
 
 // Sign returns the X-Slack-Signature of a body at a timestamp.
@@ -1001,17 +988,6 @@ func DMChannel(channel string) string {
 		return "D" + channel
 	}
 	return channel
-}
-
-// hangUp closes the connection without an answer.
-func hangUp(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler) // closes the connection without a response
 }
 
 // HomeView returns the blocks last published to a user's App Home tab.

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/threadline/threadline/internal/emulator"
 )
 
 // Options configures the emulator.
@@ -85,7 +87,7 @@ type Server struct {
 	opts Options
 
 	mu       sync.Mutex
-	changed  chan struct{}
+	changes  emulator.Changes
 	signers  []signer // published keys; the last one signs
 	messages []*Message
 	faults   []Fault
@@ -114,7 +116,7 @@ func New(opts Options) *Server {
 	if opts.MaxMessageBytes == 0 {
 		opts.MaxMessageBytes = 40 << 10
 	}
-	s := &Server{opts: opts, changed: make(chan struct{}), calls: map[string]int{}, nextID: 1732380000000, sends: map[string][]time.Time{}}
+	s := &Server{opts: opts, calls: map[string]int{}, nextID: 1732380000000, sends: map[string][]time.Time{}}
 	s.signers = []signer{newSigner()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/.well-known/openidconfiguration", s.serveMetadata)
@@ -218,26 +220,11 @@ func (s *Server) takeFault(op string) (Fault, bool) {
 	return Fault{}, false
 }
 
-func (s *Server) notify() {
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
+func (s *Server) notify() { s.changes.Notify() }
 
 // WaitFor blocks until cond holds (checked after every change) or ctx ends.
 func (s *Server) WaitFor(ctx context.Context, cond func(s *Server) bool) error {
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond(s) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("teamstest: condition not met: %w", ctx.Err())
-		case <-ch:
-		}
-	}
+	return s.changes.WaitFor(ctx, "teamstest", func() bool { return cond(s) })
 }
 
 // Messages returns copies of the messages of a thread (every message when
