@@ -1,7 +1,6 @@
 package slack_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -293,18 +292,7 @@ func TestCannedRepliesInTheReplyForm(t *testing.T) {
 // Over Socket Mode the form's answer travels in the ack.
 func TestFormAnswerInSocketModeAck(t *testing.T) {
 	r := newRig(t, tlslack.ReplyAuto)
-	done := make(chan error, 1)
-	ctx, stop := context.WithCancel(r.ctx)
-	go func() { done <- r.handler.RunSocketMode(ctx, r.surface.SocketClient("xapp-test")) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("RunSocketMode: %v", err)
-		}
-	}()
-	if err := r.sl.WaitSocket(r.ctx); err != nil {
-		t.Fatal(err)
-	}
+	r.socketMode()
 	r.customer("hi")
 	parent := r.parent()
 	r.press("U0ANN", parent.TS, "threadline_reply", number(parent))

@@ -248,6 +248,24 @@ func (r *rig) customer(text string) {
 }
 
 // parent waits for the conversation's parent message and returns it.
+// socketMode runs the handler over Socket Mode, connected once this returns,
+// until the test ends.
+func (r *rig) socketMode() {
+	r.t.Helper()
+	done := make(chan error, 1)
+	ctx, stop := context.WithCancel(r.ctx)
+	go func() { done <- r.handler.RunSocketMode(ctx, r.surface.SocketClient("xapp-test")) }()
+	r.t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			r.t.Errorf("RunSocketMode: %v", err)
+		}
+	})
+	if err := r.sl.WaitSocket(r.ctx); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
 func (r *rig) parent() slacktest.Message {
 	r.t.Helper()
 	var p slacktest.Message
@@ -570,18 +588,7 @@ func TestPostsArePacedPerChannel(t *testing.T) {
 
 func TestSocketMode(t *testing.T) {
 	r := newRig(t, tlslack.ReplyAuto)
-	done := make(chan error, 1)
-	ctx, stop := context.WithCancel(r.ctx)
-	go func() { done <- r.handler.RunSocketMode(ctx, r.surface.SocketClient("xapp-test")) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("RunSocketMode: %v", err)
-		}
-	}()
-	if err := r.sl.WaitSocket(r.ctx); err != nil {
-		t.Fatal(err)
-	}
+	r.socketMode()
 	r.customer("hello over socket mode")
 	parent := r.parent()
 	m := r.sl.AddUserMessage(channel, parent.TS, "U0ANN", "replied over the socket")
