@@ -277,6 +277,7 @@ func (a *App) Handler() http.Handler { return a.server.Handler() }
 func (a *App) Metrics() *metrics.Registry { return a.metrics }
 
 func (a *App) close() {
+	a.stopTracing()
 	if a.redis != nil {
 		a.redis.Close()
 	}
@@ -319,7 +320,6 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
 	stopErr := a.store.StopWorkers(sctx)
-	a.stopTracing(sctx)
 	for range loops {
 		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Error("background loop", "err", err)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -53,10 +54,14 @@ func (a *App) jobRunner() queue.Runner {
 	return a.tracing.Runner(a.bridge)
 }
 
-func (a *App) stopTracing(ctx context.Context) {
+// stopTracing sends the spans still buffered, also when New fails after
+// starting tracing.
+func (a *App) stopTracing() {
 	if a.tracing == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	if err := a.tracing.Shutdown(ctx); err != nil {
 		a.log.Warn("flush traces", "err", err)
 	}
