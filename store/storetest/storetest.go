@@ -13,6 +13,7 @@ import (
 
 	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/store/queue"
+	"github.com/threadline/threadline/store/storetest/open"
 )
 
 // Backend is a migrated, empty store under test.
@@ -737,14 +738,7 @@ func (r *recordingRunner) RunJob(_ context.Context, j bridge.Job) error {
 func testJobs(t *testing.T, s Backend) {
 	ctx := ctxT(t)
 	r := &recordingRunner{got: make(chan bridge.Job, 10)}
-	if err := s.StartWorkers(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.StopWorkers(sctx)
-	})
+	open.StartWorkers(ctx, t, s, r)
 	var conv bridge.ConversationID
 	inTx(t, s, func(ctx context.Context, tx bridge.Tx) error {
 		f, err := newFixture(ctx, tx, "chat1")
