@@ -101,7 +101,7 @@ func TestReportFigures(t *testing.T) {
 			if r, err := b.CheckSLA(ctx); err != nil || r.Breaches != 1 {
 				t.Fatalf("breach of c2: %+v %v", r, err)
 			}
-			reply(bob, c2)                                            // first response 50m, breached
+			reply(bob, c2)                                           // first response 50m, breached
 			clock.Set(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)) // day 2
 			c3 := h.ingest(h.customer("c3", "1", "c"))
 			clock.Advance(30 * time.Minute)
@@ -112,9 +112,9 @@ func TestReportFigures(t *testing.T) {
 				t.Fatal(err)
 			}
 			clock.Advance(time.Hour)
-			resolve(c3)                                              // resolved twice, reopened once; current resolution 2h30m
+			resolve(c3)                                             // resolved twice, reopened once; current resolution 2h30m
 			clock.Set(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)) // day 3 (today)
-			h.ingest(h.customer("c4", "1", "d"))                     // unanswered: backlog
+			h.ingest(h.customer("c4", "1", "d"))                    // unanswered: backlog
 			clock.Advance(5 * time.Minute)
 
 			from := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
