@@ -12,8 +12,8 @@ import (
 	"github.com/threadline/threadline/internal/businesshours"
 	"github.com/threadline/threadline/internal/testclock"
 	"github.com/threadline/threadline/internal/testenv"
-	"github.com/threadline/threadline/store/postgres"
 	"github.com/threadline/threadline/store/sqlite"
+	"github.com/threadline/threadline/store/storetest/open"
 )
 
 func targets(t *testing.T, s string) bridge.SLATargets {
@@ -324,31 +324,11 @@ func TestSLAClockSurvivesRestart(t *testing.T) {
 	stores := map[string]func(t *testing.T) func() bridge.Store{
 		"sqlite": func(t *testing.T) func() bridge.Store {
 			path := filepath.Join(t.TempDir(), "threadline.db")
-			return func() bridge.Store {
-				s, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := s.Migrate(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				return s
-			}
+			return func() bridge.Store { return open.SQLiteAt(t, sqlite.Options{Path: path}) }
 		},
 		"postgres": func(t *testing.T) func() bridge.Store {
 			url := testenv.PostgresURL(t)
-			return func() bridge.Store {
-				s, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 4})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := s.Migrate(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				return s
-			}
+			return func() bridge.Store { return open.PostgresAt(t, url, 4) }
 		},
 	}
 	for name, opener := range stores {

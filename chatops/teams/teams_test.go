@@ -296,19 +296,6 @@ func (r *rig) root() teamstest.Message {
 	return r.em.Roots()[0]
 }
 
-func openAt(t *testing.T, path string) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func cardFacts(t *testing.T, m teamstest.Message) map[string]string {
 	t.Helper()
 	var card struct {
@@ -383,7 +370,7 @@ func TestProactiveAfterRestart(t *testing.T) {
 	em := teamstest.New(teamstest.Options{})
 	defer em.Close()
 	path := filepath.Join(t.TempDir(), "threadline.db")
-	store := openAt(t, path)
+	store := open.SQLiteAt(t, sqlite.Options{Path: path})
 	r := newRig(t, em, store, em.ServiceURL())
 	// Teams tells the bot its tenant's service URL with every activity.
 	code, body, err := em.Send(r.ctx, r.botURL, em.UserMessage(em.Channel()+";messageid=0", teamstest.User{ID: "29:ann", Name: "Ann"}, "hi", true))
@@ -400,7 +387,7 @@ func TestProactiveAfterRestart(t *testing.T) {
 	store.Close()
 	// The new process is configured with a wrong service URL: only the
 	// learned one, read from the store, reaches the connector.
-	r = newRigWith(t, em, r.tg, openAt(t, path), "http://127.0.0.1:1/", nil)
+	r = newRigWith(t, em, r.tg, open.SQLiteAt(t, sqlite.Options{Path: path}), "http://127.0.0.1:1/", nil)
 	r.customer("after restart")
 	r.wait("message after restart in the same thread", func(s *teamstest.Server) bool {
 		for _, m := range s.Messages(root.ConversationID) {
