@@ -591,6 +591,8 @@ func (b *Bridge) showInChat(ctx context.Context, s ChatSurface, d Delivery, l lo
 	case KindNotice:
 		ref, err := s.PostNotice(ctx, t, d.Text)
 		return ref, nil, err
+	case KindReceipt:
+		return b.showReceipt(ctx, s, t, d)
 	case KindEscalation:
 		if a, ok := s.(EscalationPoster); ok {
 			ref, err := a.PostEscalation(ctx, t, d.Text)

@@ -36,6 +36,7 @@ type Tx interface {
 	MacroTx
 	DraftTx
 	WorkingHoursTx
+	ReceiptTx
 
 	// MarkProcessed records an inbound delivery id (a Slack event_id, a
 	// Telegram update_id) and reports whether it was seen for the first time.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/threadline/threadline/adapters/meta"
+	"github.com/threadline/threadline/bridge"
 )
 
 func seedFixtures(f *testing.F) [][]byte {
@@ -24,6 +25,8 @@ func seedFixtures(f *testing.F) [][]byte {
 		[]byte(`{"object":"page","entry":[{"id":"`+pageID+`","messaging":[`+messaging("u1", pageID, `"message":{"mid":"m1","text":"x","attachments":[{"type":"image","payload":{"url":"https://a/b.jpg","sticker_id":1}},{"type":"fallback","payload":null}]}`)+`]}]}`),
 		[]byte(`{"object":"page","entry":[{"id":`+pageID+`,"standby":[`+messaging(pageID, "u1", `"message":{"mid":"m2","is_echo":true,"app_id":"1","metadata":"threadline:msg:9"}`)+`]}]}`),
 		[]byte(`{"object":"instagram","entry":[{"id":"`+igID+`","messaging":[`+messaging("u2", igID, `"message":{"mid":"m3","reply_to":{"story":{"url":"https://s","id":5}}}`)+`,`+messaging("u2", igID, `"postback":{"payload":"P"}`)+`]}]}`),
+		[]byte(`{"object":"page","entry":[{"id":"`+pageID+`","messaging":[`+messaging("u1", pageID, `"delivery":{"mids":["m1","m2"],"watermark":1458668856253}`)+`,`+messaging("u1", pageID, `"read":{"watermark":1458668856253}`)+`]}]}`),
+		[]byte(`{"object":"instagram","entry":[{"id":"`+igID+`","messaging":[`+messaging("u2", igID, `"read":{"mid":"aWdfZAG1"}`)+`]}]}`),
 	)
 	return out
 }
@@ -54,6 +57,14 @@ func FuzzParse(f *testing.F) {
 				out := ev.Outbound
 				if out.Platform == "" || out.Account.ExternalID == "" || out.Thread == "" || out.Customer.ExternalUserID == "" || out.PlatformMessageID == "" {
 					t.Fatalf("observed event the bridge refuses: %+v", out)
+				}
+			case ev.Receipt != nil:
+				r := ev.Receipt
+				if r.Platform == "" || r.Account == "" || r.Thread == "" || r.Thread == r.Account || (len(r.PlatformMessageIDs) == 0 && r.Watermark.IsZero()) {
+					t.Fatalf("receipt the bridge cannot place: %+v", r)
+				}
+				if r.Status != bridge.ReceiptDelivered && r.Status != bridge.ReceiptSeen {
+					t.Fatalf("receipt status %d", r.Status)
 				}
 			default:
 				t.Fatal("empty event")

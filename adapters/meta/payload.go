@@ -114,9 +114,12 @@ type Delivery struct {
 	Watermark int64    `json:"watermark"`
 }
 
-// Read says the customer read everything up to the watermark.
+// Read says the customer read messages: Messenger's message_reads name
+// everything sent up to the watermark, Instagram's messaging_seen the last
+// message read.
 type Read struct {
-	Watermark int64 `json:"watermark"`
+	Watermark int64  `json:"watermark,omitempty"`
+	MID       string `json:"mid,omitempty"`
 }
 
 // Change is a field change (feed, comments, mentions).
@@ -181,6 +184,8 @@ func DecodeWebhook(body []byte) (Webhook, error) {
 type Event struct {
 	Inbound  *bridge.InboundEvent
 	Outbound *bridge.ObservedOutbound
+	// Receipt reports that the account's messages were delivered or seen.
+	Receipt *bridge.ReceiptEvent
 }
 
 // Parsed is a delivery turned into bridge events.
@@ -188,8 +193,8 @@ type Parsed struct {
 	Events []Event
 	// Unknown lists entry ids of accounts that are not connected.
 	Unknown []string
-	// Ignored counts events with nothing to show (reads, deliveries,
-	// deleted messages, unsupported kinds).
+	// Ignored counts events with nothing to show (deleted messages,
+	// unsupported kinds).
 	Ignored int
 }
 
@@ -317,6 +322,8 @@ func (a *Adapter) messagingEvent(platform bridge.Platform, accountID string, m M
 			Sender: bridge.UpsertIdentityParams{ExternalUserID: sender}, PlatformMessageID: mid,
 			Text: "[tapped] " + text, Timestamp: ts,
 		}}, true
+	case m.Delivery != nil || m.Read != nil:
+		return receiptEvent(platform, accountID, sender, m)
 	case m.MessageEdit != nil && m.MessageEdit.MID != "":
 		return Event{Inbound: &bridge.InboundEvent{
 			Kind: bridge.EventEdit, Platform: platform, Account: account, Thread: sender, Source: bridge.SourceDM,
@@ -326,6 +333,47 @@ func (a *Adapter) messagingEvent(platform bridge.Platform, accountID string, m M
 	}
 	return Event{}, false
 }
+
+// receiptEvent reads a delivery or read: the customer (the sender) got or
+// read the account's messages named by id or sent up to the watermark.
+func receiptEvent(platform bridge.Platform, accountID, customer string, m Messaging) (Event, bool) {
+	r := bridge.ReceiptEvent{Platform: platform, Account: accountID, Thread: customer}
+	switch {
+	case m.Read != nil:
+		r.Status = bridge.ReceiptSeen
+		if m.Read.MID != "" {
+			r.PlatformMessageIDs = []string{m.Read.MID}
+		}
+		switch {
+		case m.Read.Watermark > 0:
+			r.Watermark = time.UnixMilli(m.Read.Watermark).UTC()
+		case m.Read.MID != "" && m.Timestamp > 0:
+			// Instagram names the last message read, which may be one
+			// whose send is not recorded yet; what was sent before the
+			// customer looked was seen too, so a later read marks it.
+			r.Watermark = time.UnixMilli(m.Timestamp).UTC()
+		}
+	default:
+		r.Status = bridge.ReceiptDelivered
+		for _, id := range m.Delivery.MIDs {
+			if id != "" && len(r.PlatformMessageIDs) < maxReceiptIDs {
+				r.PlatformMessageIDs = append(r.PlatformMessageIDs, id)
+			}
+		}
+		if m.Delivery.Watermark > 0 {
+			r.Watermark = time.UnixMilli(m.Delivery.Watermark).UTC()
+		}
+	}
+	if len(r.PlatformMessageIDs) == 0 && r.Watermark.IsZero() {
+		return Event{}, false
+	}
+	return Event{Receipt: &r}, true
+}
+
+// maxReceiptIDs bounds the ids one delivery names: Meta lists the few
+// delivered since the last one, and a forged long list must not become a
+// query as long.
+const maxReceiptIDs = 100
 
 // content renders a message's text and attachments. Files become
 // attachments fetched later by URL; shared posts, reels and links become

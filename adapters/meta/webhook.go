@@ -20,6 +20,7 @@ import (
 type Ingester interface {
 	Ingest(ctx context.Context, ev bridge.InboundEvent) (bridge.IngestResult, error)
 	ObserveOutbound(ctx context.Context, ev bridge.ObservedOutbound) (bridge.IngestResult, error)
+	RecordReceipt(ctx context.Context, ev bridge.ReceiptEvent) (int, error)
 }
 
 // Observer is told how each webhook request ended (verified, refused,
@@ -176,6 +177,8 @@ func (a *Adapter) store(ctx context.Context, ing Ingester, p Parsed) error {
 			res, err = ing.Ingest(ctx, in)
 		case ev.Outbound != nil:
 			res, err = ing.ObserveOutbound(ctx, *ev.Outbound)
+		case ev.Receipt != nil:
+			_, err = ing.RecordReceipt(ctx, *ev.Receipt)
 		}
 		if errors.Is(err, bridge.ErrInvalidInput) {
 			// Meta would redeliver it forever: acknowledge and say so.

@@ -35,7 +35,18 @@ type recorder struct {
 	mu       sync.Mutex
 	inbound  []bridge.InboundEvent
 	outbound []bridge.ObservedOutbound
+	receipts []bridge.ReceiptEvent
 	err      error
+}
+
+func (r *recorder) RecordReceipt(_ context.Context, ev bridge.ReceiptEvent) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return 0, r.err
+	}
+	r.receipts = append(r.receipts, ev)
+	return 1, nil
 }
 
 func (r *recorder) Ingest(_ context.Context, ev bridge.InboundEvent) (bridge.IngestResult, error) {
@@ -360,9 +371,22 @@ func TestParseKinds(t *testing.T) {
 				}
 			}},
 		{"delivery, read and a deleted message", in(`"delivery":{"mids":["m6"],"watermark":1732379999000}`) + `,` +
-			in(`"read":{"watermark":1732379999000}`) + `,` + in(`"message":{"mid":"m1","is_deleted":true}`),
+			in(`"read":{"watermark":1732379999500}`) + `,` + in(`"message":{"mid":"m1","is_deleted":true}`),
 			func(t *testing.T, p meta.Parsed) {
-				if len(p.Events) != 0 || p.Ignored != 3 {
+				if len(p.Events) != 2 || p.Ignored != 1 {
+					t.Fatalf("parsed %+v", p)
+				}
+				d, r := p.Events[0].Receipt, p.Events[1].Receipt
+				if d == nil || d.Status != bridge.ReceiptDelivered || strings.Join(d.PlatformMessageIDs, ",") != "m6" || d.Watermark.UnixMilli() != 1732379999000 || d.Thread != psid || d.Account != pageID {
+					t.Errorf("delivery %+v", d)
+				}
+				if r == nil || r.Status != bridge.ReceiptSeen || len(r.PlatformMessageIDs) != 0 || r.Watermark.UnixMilli() != 1732379999500 || r.Thread != psid {
+					t.Errorf("read %+v", r)
+				}
+			}},
+		{"delivery without mids or watermark", in(`"delivery":{"watermark":0}`),
+			func(t *testing.T, p meta.Parsed) {
+				if len(p.Events) != 0 || p.Ignored != 1 {
 					t.Errorf("parsed %+v", p)
 				}
 			}},

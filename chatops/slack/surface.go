@@ -369,6 +369,28 @@ func (s *Surface) MarkDelivered(ctx context.Context, t bridge.ChatThread, ref st
 	return s.classify("reactions.add", err)
 }
 
+// receiptReactions are the marks of the customer's platform's receipts,
+// next to the check mark of a send the platform accepted.
+var receiptReactions = map[bridge.ReceiptStatus]string{bridge.ReceiptDelivered: "incoming_envelope", bridge.ReceiptSeen: "eyes"}
+
+var _ bridge.ReceiptMarker = (*Surface)(nil)
+
+// MarkReceipt implements bridge.ReceiptMarker: a reaction on the agent's
+// message, :incoming_envelope: once it reached the customer's device and
+// :eyes: once they read it.
+func (s *Surface) MarkReceipt(ctx context.Context, t bridge.ChatThread, ref string, status bridge.ReceiptStatus) error {
+	name, ok := receiptReactions[status]
+	if !ok {
+		return bridge.Permanent(fmt.Errorf("slack: no mark for receipt %s", status))
+	}
+	err := s.api.AddReactionContext(ctx, name, slack.NewRefToMessage(t.Channel, ref))
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && se.Err == "already_reacted" {
+		return nil
+	}
+	return s.classify("reactions.add", err)
+}
+
 // Ephemeral tells one user something in the channel (and thread).
 func (s *Surface) Ephemeral(ctx context.Context, channel, threadTS, user, text string) error {
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}

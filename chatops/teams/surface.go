@@ -267,6 +267,26 @@ func (s *Surface) MarkDelivered(ctx context.Context, t bridge.ChatThread, ref st
 	return err
 }
 
+var receiptTexts = map[bridge.ReceiptStatus]string{
+	bridge.ReceiptDelivered: "📨 Reached the customer's device.",
+	bridge.ReceiptSeen:      "👀 Seen by the customer.",
+}
+
+var _ bridge.ReceiptMarker = (*Surface)(nil)
+
+// MarkReceipt implements bridge.ReceiptMarker with a short reply, as
+// MarkDelivered does; the bridge asks once per message and status.
+func (s *Surface) MarkReceipt(ctx context.Context, t bridge.ChatThread, ref string, status bridge.ReceiptStatus) error {
+	text, ok := receiptTexts[status]
+	if !ok {
+		return bridge.Permanent(fmt.Errorf("teams: no mark for receipt %s", status))
+	}
+	a := textActivity(text)
+	a.ReplyToID = ref
+	_, err := s.reply(ctx, t, a)
+	return err
+}
+
 // Coalescing bounds: a Teams message is at most 40 KB (UTF-16, with the
 // markup), and a post of a few thousand characters stays readable.
 const (

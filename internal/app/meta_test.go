@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -133,6 +134,51 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 		t.Errorf("%d messages to the customer", n)
 	}
 
+	// Deliveries and reads: the agent's reply gets a mark for each, once,
+	// however often Meta reports them.
+	if _, err := emu.CustomerGets(ctx, page, maya.ID); err != nil {
+		t.Fatal(err)
+	}
+	hasReaction := func(name string) func(s *slacktest.Server) bool {
+		return func(s *slacktest.Server) bool {
+			m := findText(s.Messages("C0INBOX"), parent.TS, "A new one ships today.")
+			return m != nil && slices.Contains(m.Reactions, name)
+		}
+	}
+	if err := sl.WaitFor(ctx, hasReaction("incoming_envelope")); err != nil {
+		t.Fatalf("no delivered mark: %v\n%+v", err, findText(sl.Messages("C0INBOX"), parent.TS, "A new one ships today."))
+	}
+	if err := emu.CustomerReads(ctx, page, maya.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := sl.WaitFor(ctx, hasReaction("eyes")); err != nil {
+		t.Fatalf("no seen mark: %v", err)
+	}
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool {
+		m := findText(s.Messages("C0INBOX"), parent.TS, "Jo from the warehouse")
+		return m != nil && slices.Contains(m.Reactions, "eyes")
+	}); err != nil {
+		t.Fatalf("the inbox reply, read too, has no seen mark: %v", err)
+	}
+	reactions := sl.Calls("reactions.add")
+	if err := emu.CustomerReads(ctx, page, maya.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := emu.CustomerGets(ctx, page, maya.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := emu.CustomerSends(ctx, page, maya, metatest.Message{Text: "thanks!"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool {
+		return findText(s.Messages("C0INBOX"), parent.TS, "thanks!") != nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := sl.Calls("reactions.add"); n != reactions {
+		t.Errorf("reports again of a delivery and a read added %d reactions", n-reactions)
+	}
+
 	// Instagram: a story reply becomes a thread with the story's link; the
 	// reply goes back as an Instagram DM.
 	rae := metatest.Customer{ID: "1234567890123456", Name: "Rae Sun", Username: "rae.sun"}
@@ -146,6 +192,21 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 	agentSays(t, ctx, sl, igParent.TS, "EvI1", "Yes, all sizes.")
 	if sent, err := emu.WaitSent(ctx, rae.ID, 1); err != nil || sent[0].Text != "Yes, all sizes." || sent[0].PageID != "17841400000000001" {
 		t.Fatalf("Instagram reply: %+v %v", sent, err)
+	}
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool {
+		m := findText(s.Messages("C0INBOX"), igParent.TS, "Yes, all sizes.")
+		return m != nil && slices.Contains(m.Reactions, "white_check_mark")
+	}); err != nil {
+		t.Fatalf("the Instagram reply is not marked sent: %v", err)
+	}
+	if err := emu.CustomerReads(ctx, "17841400000000001", rae.ID); err != nil { // messaging_seen names the message
+		t.Fatal(err)
+	}
+	if err := sl.WaitFor(ctx, func(s *slacktest.Server) bool {
+		m := findText(s.Messages("C0INBOX"), igParent.TS, "Yes, all sizes.")
+		return m != nil && slices.Contains(m.Reactions, "eyes")
+	}); err != nil {
+		t.Fatalf("no seen mark on the Instagram reply: %v", err)
 	}
 
 	// A Facebook comment: a thread naming the post; a reply goes under the

@@ -44,6 +44,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"ConcurrentWritersOnSameKeys", testConcurrent},
 		{"JobsRunOnlyWhenCommitted", testJobs},
 		{"LastInboundTimeOfThread", testLastInbound},
+		{"ReceiptsOnlyRise", testReceipts},
 		{"SLAClocksAndAlerts", testSLA},
 		{"SLAStandings", testSLAStandings},
 		{"Macros", testMacros},

@@ -128,9 +128,11 @@ type Server struct {
 	files      map[string][]byte
 	comments   map[string]*Comment
 	webhookURL string
-	nextMID    int64
-	closed     bool
-	echoes     int // deliveries of echoes in flight
+	// reported holds the mids a delivery event named already.
+	reported map[string]bool
+	nextMID  int64
+	closed   bool
+	echoes   int // deliveries of echoes in flight
 	// stop ends echo deliveries in flight at Close.
 	stop   context.Context
 	cancel context.CancelFunc
@@ -604,6 +606,64 @@ func (s *Server) InboxReply(ctx context.Context, pageID, customerID, text string
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	return m.MID, s.deliver(ctx, s.echo(page, m, InboxAppID))
+}
+
+// CustomerGets is the customer's device receiving the page's messages: a
+// message_deliveries event naming the mids not reported yet, with the
+// watermark (Meta sends these for Messenger only). It returns the mids.
+func (s *Server) CustomerGets(ctx context.Context, pageID, customerID string) ([]string, error) {
+	s.mu.Lock()
+	page, ok := s.pages[pageID]
+	if !ok || page.Instagram {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("metatest: %s is not a Facebook Page", pageID)
+	}
+	if s.reported == nil {
+		s.reported = map[string]bool{}
+	}
+	mids := []string{}
+	for _, m := range s.sent {
+		if m.PageID == pageID && m.RecipientID == customerID && m.Kind != "comment_reply" && !s.reported[m.MID] {
+			s.reported[m.MID] = true
+			mids = append(mids, m.MID)
+		}
+	}
+	now := s.opts.Now()
+	s.mu.Unlock()
+	return mids, s.deliver(ctx, Envelope("page", pageID, now, map[string]any{
+		"sender": map[string]string{"id": customerID}, "recipient": map[string]string{"id": pageID}, "timestamp": now.UnixMilli(),
+		"delivery": map[string]any{"mids": mids, "watermark": now.UnixMilli()},
+	}))
+}
+
+// CustomerReads is the customer opening the conversation: Messenger's
+// message_reads with everything up to now as the watermark, or Instagram's
+// messaging_seen naming the last message the account sent them.
+func (s *Server) CustomerReads(ctx context.Context, pageID, customerID string) error {
+	s.mu.Lock()
+	page, ok := s.pages[pageID]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("metatest: unknown page %s", pageID)
+	}
+	now := s.opts.Now()
+	read := map[string]any{"watermark": now.UnixMilli()}
+	if page.Instagram {
+		read = nil
+		for _, m := range s.sent {
+			if m.PageID == pageID && m.RecipientID == customerID && m.Kind != "comment_reply" {
+				read = map[string]any{"mid": m.MID}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if read == nil {
+		return fmt.Errorf("metatest: nothing sent to %s to read", customerID)
+	}
+	return s.deliver(ctx, Envelope(object(page), pageID, now, map[string]any{
+		"sender": map[string]string{"id": customerID}, "recipient": map[string]string{"id": pageID}, "timestamp": now.UnixMilli(),
+		"read": read,
+	}))
 }
 
 // Subscribe performs the webhook handshake against callbackURL with the
