@@ -30,6 +30,10 @@ type Options struct {
 	// yet, when several are connected; nil, or an answer not in Surfaces,
 	// picks the first of Surfaces.
 	RouteSurface func(c Conversation, a Account) Surface
+	// RouteChannel names the channel of a surface where a new
+	// conversation's thread opens (Card.Channel); nil, or an empty answer,
+	// leaves it to the surface (its inbox channel).
+	RouteChannel func(c Conversation, a Account, s Surface) string
 	// MaxAttempts is how often a delivery is tried before it is marked failed.
 	MaxAttempts int
 	// LeaseDuration bounds how long a lane stays blocked when the worker

@@ -450,6 +450,7 @@ func (b *Bridge) loadTx(ctx context.Context, tx Tx, d Delivery, surface Surface)
 		if err != nil {
 			return l, err
 		}
+		card.Channel = b.routedChannel(l, surface)
 		l.card = &card
 	}
 	return l, nil
@@ -512,6 +513,15 @@ func (b *Bridge) sendToPlatform(ctx context.Context, l loaded, private bool) (st
 		}
 		return nil
 	}, nil
+}
+
+// routedChannel is the channel RouteChannel picks for a conversation's
+// thread on a surface, empty for the surface's own.
+func (b *Bridge) routedChannel(l loaded, s Surface) string {
+	if b.opts.RouteChannel == nil {
+		return ""
+	}
+	return b.opts.RouteChannel(l.conv, l.account, s)
 }
 
 // card renders the neutral card of a loaded conversation.
@@ -713,8 +723,8 @@ func (b *Bridge) reconcile(ctx context.Context, d Delivery, l loaded) (string, r
 	}
 	if l.chat == nil {
 		// The post was the thread's parent.
-		channel := ""
-		if c, ok := b.surfaces[surface].(interface{ Channel() string }); ok {
+		channel := b.routedChannel(l, surface)
+		if c, ok := b.surfaces[surface].(interface{ Channel() string }); ok && channel == "" {
 			channel = c.Channel()
 		}
 		ref, found, err := r.FindPosted(ctx, channel, "", d.MessageID)

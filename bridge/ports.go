@@ -131,6 +131,9 @@ type Card struct {
 	// MoveToDM offers the dm command: an active public comment on a
 	// platform with private replies, not moved yet.
 	MoveToDM bool
+	// Channel is where OpenThread opens the thread; empty: the surface's
+	// inbox channel. Set only for a thread still to be opened.
+	Channel string
 }
 
 // MessageView is a message with what a surface needs to show its sender.

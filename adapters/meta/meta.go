@@ -41,37 +41,9 @@ type Account struct {
 	ID string
 	// Token is the Page access token. A credential: never printed.
 	Token string
-	// Name is the display name; empty until learned from the Graph API.
+	// Name is the display name: as configured, else learned from the
+	// Graph API at Connect.
 	Name string
-}
-
-// ParseAccounts reads "id:token,id:token". Errors never quote a token.
-func ParseAccounts(s string) ([]Account, error) {
-	var out []Account
-	seen := map[string]bool{}
-	for i, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		id, token, ok := strings.Cut(part, ":")
-		id, token = strings.TrimSpace(id), strings.TrimSpace(token)
-		if !ok || token == "" {
-			return nil, fmt.Errorf("entry %d must be pageOrInstagramId:accessToken", i+1)
-		}
-		if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-			return nil, fmt.Errorf("entry %d: the id before the colon must be a numeric Page or Instagram account id", i+1)
-		}
-		if seen[id] {
-			return nil, fmt.Errorf("entry %d: account %s is listed twice", i+1, id)
-		}
-		seen[id] = true
-		out = append(out, Account{ID: id, Token: token})
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no account given")
-	}
-	return out, nil
 }
 
 // Options configures an Adapter.
@@ -221,7 +193,10 @@ func (a *Adapter) Connect(ctx context.Context) error {
 			name = "@" + who.Username
 		}
 		a.mu.Lock()
-		a.accounts[acc.ID].Name = name
+		if a.accounts[acc.ID].Name == "" {
+			a.accounts[acc.ID].Name = name
+		}
+		name = a.accounts[acc.ID].Name
 		a.mu.Unlock()
 		a.log.Info("meta account connected", "account", acc.ID, "name", name)
 	}

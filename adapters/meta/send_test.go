@@ -246,18 +246,3 @@ func mustDecode(t *testing.T, body []byte) meta.Webhook {
 	}
 	return w
 }
-
-func TestParseAccounts(t *testing.T) {
-	got, err := meta.ParseAccounts(" 111:EAAone , 222:EAAtwo,")
-	if err != nil || len(got) != 2 || got[0].ID != "111" || got[1].Token != "EAAtwo" {
-		t.Fatalf("%+v %v", got, err)
-	}
-	for _, bad := range []string{"", "111", "abc:EAAx", "111:", "111:EAAx,111:EAAy"} {
-		_, err := meta.ParseAccounts(bad)
-		if err == nil {
-			t.Errorf("%q accepted", bad)
-		} else if strings.Contains(err.Error(), "EAA") {
-			t.Errorf("%q: the error quotes a token: %v", bad, err)
-		}
-	}
-}

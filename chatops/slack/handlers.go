@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,10 +62,12 @@ type HandlerOptions struct {
 	Notifier  Notifier
 	Verifier  Verifier
 	BotUserID string
-	// InboxChannel is where Threadline opens threads.
-	InboxChannel string
-	ReplyMode    string
-	Clock        bridge.Clock
+	// InboxChannel is where Threadline opens threads; ThreadChannels are
+	// further channels it opens some in (per-account channels).
+	InboxChannel   string
+	ThreadChannels []string
+	ReplyMode      string
+	Clock          bridge.Clock
 	// Names finds agents' display names; nil uses the user id.
 	Names interface {
 		UserName(ctx context.Context, userID string) string
@@ -280,7 +283,7 @@ func (h *Handler) HandleEvent(ctx context.Context, env EventEnvelope, msg Messag
 	if errors.Is(err, bridge.ErrNotFound) {
 		// The thread's parent is recorded just after Slack accepts it, so a
 		// very quick reply can arrive first: ask Slack to deliver it again.
-		if msg.Channel == h.opts.InboxChannel && tsAge(msg.ThreadTS, h.now()) < threadRecordGrace {
+		if (msg.Channel == h.opts.InboxChannel || slices.Contains(h.opts.ThreadChannels, msg.Channel)) && tsAge(msg.ThreadTS, h.now()) < threadRecordGrace {
 			return "", ErrThreadNotReady
 		}
 		return "ignored", nil

@@ -72,9 +72,14 @@ func RenderCard(c bridge.Card) []slack.Block {
 	if c.Customer.Handle != "" {
 		who += " (@" + escape(c.Customer.Handle) + ")"
 	}
+	where := PlatformName(conv.Platform)
+	if c.AccountName != "" {
+		// Which Page or account of the brand, when it has several.
+		where += " · " + escape(c.AccountName)
+	}
 	blocks := []slack.Block{
 		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType,
-			fmt.Sprintf(":speech_balloon: %s on %s", who, PlatformName(conv.Platform)), false, false), nil, nil),
+			fmt.Sprintf(":speech_balloon: %s on %s", who, where), false, false), nil, nil),
 	}
 	if c.FirstMessage != "" {
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, quote(truncate(c.FirstMessage, 2900)), false, false), nil, nil))

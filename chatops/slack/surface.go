@@ -265,10 +265,14 @@ func metadata(m bridge.Message, conv bridge.Conversation, more ...bridge.Message
 
 // OpenThread implements bridge.ChatSurface.
 func (s *Surface) OpenThread(ctx context.Context, card bridge.Card, first bridge.MessageView) (bridge.ChatThread, error) {
-	if err := s.pacePost(ctx, s.opts.Channel); err != nil {
+	channel := s.opts.Channel
+	if card.Channel != "" {
+		channel = card.Channel
+	}
+	if err := s.pacePost(ctx, channel); err != nil {
 		return bridge.ChatThread{}, err
 	}
-	ch, ts, err := s.api.PostMessageContext(ctx, s.opts.Channel,
+	ch, ts, err := s.api.PostMessageContext(ctx, channel,
 		slack.MsgOptionText(CardText(card), false), slack.MsgOptionBlocks(RenderCard(card)...), metadata(first.Message, card.Conversation))
 	if err != nil {
 		return bridge.ChatThread{}, s.classify("chat.postMessage", err)

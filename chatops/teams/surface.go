@@ -194,7 +194,11 @@ func (s *Surface) OpenThread(ctx context.Context, card bridge.Card, first bridge
 	if err != nil {
 		return bridge.ChatThread{}, bridge.Permanent(err)
 	}
-	if err := s.pace(ctx, s.opts.Channel); err != nil {
+	channel := s.opts.Channel
+	if card.Channel != "" {
+		channel = card.Channel
+	}
+	if err := s.pace(ctx, channel); err != nil {
 		return bridge.ChatThread{}, err
 	}
 	res, err := s.opts.Connector.CreateConversation(ctx, s.serviceURLFor(ctx), ConversationParameters{
@@ -203,7 +207,7 @@ func (s *Surface) OpenThread(ctx context.Context, card bridge.Card, first bridge
 		TenantID: s.opts.TenantID,
 		Activity: &a,
 		ChannelData: &ChannelData{
-			Channel: &IDName{ID: s.opts.Channel},
+			Channel: &IDName{ID: channel},
 			Tenant:  &IDName{ID: s.opts.TenantID},
 		},
 	})

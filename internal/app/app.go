@@ -143,6 +143,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Metrics:       a.metrics,
 		Surfaces:      surfaces,
 		RouteSurface:  a.routeSurface,
+		RouteChannel:  a.routeChannel,
 		Classify:      cmpClassify(opts.Classify, cfg.UrgentKeywords),
 		SLA:           cfg.SLA.Policy(),
 
@@ -160,7 +161,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		a.handler = tlslack.NewHandler(tlslack.HandlerOptions{
 			Bridge: a.bridge, Notifier: a.slack, Names: a.slack, Roles: a.roles, Links: a.slack, Views: a.slack,
 			Verifier:  tlslack.Verifier{Secret: cfg.Slack.SigningSecret.Reveal(), Clock: opts.Clock},
-			BotUserID: a.slack.BotUserID(), InboxChannel: cfg.Slack.Channel, ReplyMode: cfg.Slack.ReplyMode,
+			BotUserID: a.slack.BotUserID(), InboxChannel: cfg.Slack.Channel, ThreadChannels: a.metaSlackChannels(), ReplyMode: cfg.Slack.ReplyMode,
 			Logger: log, Clock: opts.Clock, Observe: a.metrics.Webhook,
 			Reports: &tlslack.Reports{Source: a.bridge, Poster: a.slack, Home: a.slack, Location: cfg.SLA.Location, Clock: opts.Clock},
 		})

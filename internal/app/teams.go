@@ -69,5 +69,9 @@ func (a *App) routeSurface(c bridge.Conversation, acc bridge.Account) bridge.Sur
 			surface, matched = r.Surface, true
 		}
 	}
+	// An account's own channel is more specific than its platform's route.
+	if s, ok := a.metaSurface(acc); ok {
+		return s
+	}
 	return bridge.Surface(surface)
 }

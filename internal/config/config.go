@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,8 +100,10 @@ type Jobs struct {
 type Meta struct {
 	AppSecret   Secret
 	VerifyToken Secret
-	// Accounts is "id:token,id:token": it holds Page access tokens.
+	// Accounts is the setting as given ("id:token,id:token", or the YAML
+	// list): it holds Page access tokens. AccountList is it parsed.
 	Accounts      Secret
+	AccountList   []MetaAccount
 	APIURL        string
 	GraphVersion  string
 	HumanAgentTag bool
@@ -516,8 +519,8 @@ func Keys() []Key {
 			secret(func(c *Config) *Secret { return &c.Meta.AppSecret }, nil)},
 		{"THREADLINE_META_VERIFY_TOKEN", "", true, "Verify token typed into the Meta app's webhook settings; answers the GET /webhooks/meta handshake. Required with THREADLINE_META_ACCOUNTS.",
 			secret(func(c *Config) *Secret { return &c.Meta.VerifyToken }, nil)},
-		{"THREADLINE_META_ACCOUNTS", "", true, "Connected Facebook Pages and Instagram accounts, comma-separated pageOrInstagramId:pageAccessToken. Empty: Meta is off.",
-			secret(func(c *Config) *Secret { return &c.Meta.Accounts }, checkMetaAccounts)},
+		{"THREADLINE_META_ACCOUNTS", "", true, "Connected Facebook Pages and Instagram accounts, comma-separated pageOrInstagramId:pageAccessToken; in the YAML file also a list of mappings with id, token, name (shown on cards), slack_channel and teams_channel (where the account's new conversations open). Empty: Meta is off.",
+			func(c *Config, v string) error { return c.Meta.SetAccounts(v) }},
 		{"THREADLINE_META_API_URL", "https://graph.facebook.com", false, "Meta Graph API base URL.",
 			str(func(c *Config) *string { return &c.Meta.APIURL }, httpURL)},
 		{"THREADLINE_META_GRAPH_VERSION", "v21.0", false, "Graph API version called (vNN.N).",
@@ -608,27 +611,6 @@ func Keys() []Key {
 	}
 }
 
-// checkMetaAccounts checks the shape of id:token pairs without ever
-// quoting them: the value holds access tokens.
-func checkMetaAccounts(v string) error {
-	n := 0
-	for i, part := range strings.Split(v, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		id, token, ok := strings.Cut(part, ":")
-		if _, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64); err != nil || !ok || strings.TrimSpace(token) == "" {
-			return fmt.Errorf("entry %d must be pageOrInstagramId:accessToken with a numeric id", i+1)
-		}
-		n++
-	}
-	if n == 0 {
-		return errors.New("must list at least one pageOrInstagramId:accessToken")
-	}
-	return nil
-}
-
 func graphVersion(v string) error {
 	rest, ok := strings.CutPrefix(v, "v")
 	major, minor, dot := strings.Cut(rest, ".")
@@ -682,6 +664,9 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 	return c, err
 }
 
+// records are the keys whose YAML value may be a list of mappings.
+var records = map[string]bool{"THREADLINE_META_ACCOUNTS": true}
+
 func readFile(path string) (map[string]string, error) {
 	body, err := os.ReadFile(path)
 	if err != nil {
@@ -710,6 +695,18 @@ func readFile(path string) (map[string]string, error) {
 			}
 			out[k] = s
 		case []any: // a list of scalars, such as holidays
+			if records[k] && len(v) > 0 {
+				if _, ok := v[0].(map[string]any); ok {
+					// A list of mappings (the Meta accounts): handed to the
+					// key as JSON, which its parser reads.
+					b, err := json.Marshal(v)
+					if err != nil {
+						return nil, &InvalidError{Key: k, Reason: "must be a list of mappings with string keys in " + path}
+					}
+					out[k] = string(b)
+					continue
+				}
+			}
 			parts := make([]string, 0, len(v))
 			for _, e := range v {
 				switch e.(type) {

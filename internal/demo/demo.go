@@ -164,7 +164,10 @@ func StartWith(ctx context.Context, cfg config.Config, log *slog.Logger, o Optio
 	if o.Surface == "teams" {
 		d.teams = newTeamsDemo(&cfg)
 	}
-	d.meta = newMetaDemo(&cfg)
+	if d.meta, err = newMetaDemo(&cfg); err != nil {
+		d.closeEmulators()
+		return nil, err
+	}
 	d.app, err = app.New(ctx, cfg, log, app.Options{Mount: d.routes})
 	if err != nil {
 		d.closeEmulators()

@@ -46,17 +46,21 @@ type metaCustomer struct {
 }
 
 // newMetaDemo starts the emulator and points the configuration at it.
-func newMetaDemo(cfg *config.Config) *metaDemo {
+func newMetaDemo(cfg *config.Config) (*metaDemo, error) {
 	em := metatest.New(metatest.Options{Pages: []metatest.Page{
 		{ID: demoPageID, Token: "EAADEMOPAGE", Name: "Acme Support"},
 		{ID: demoIGID, Token: "IGDEMOTOKEN", Name: "acme.shop", Instagram: true},
 	}})
 	m := &metaDemo{em: em, verify: randomSecret(), ready: make(chan struct{})}
-	cfg.Meta = config.Meta{AppSecret: config.Secret(em.AppSecret()), VerifyToken: config.Secret(m.verify), Accounts: config.Secret(em.Accounts()),
+	cfg.Meta = config.Meta{AppSecret: config.Secret(em.AppSecret()), VerifyToken: config.Secret(m.verify),
 		APIURL: em.URL(), GraphVersion: "v21.0", HumanAgentTag: true}
+	if err := cfg.Meta.SetAccounts(em.Accounts()); err != nil {
+		em.Close()
+		return nil, fmt.Errorf("demo: the emulator's accounts: %w", err)
+	}
 	m.add("Maya Lopez", "messenger")
 	m.add("Rae Sun", "instagram")
-	return m
+	return m, nil
 }
 
 // subscribeWhenServing performs the webhook handshake, as when the Meta
