@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/bridge"
+	"github.com/threadline/threadline/store/ratelimit"
 )
 
 // DefaultAPIURL is the Graph API.
@@ -68,11 +69,22 @@ type Options struct {
 	// ProfileTTL is how long a looked-up customer name and picture are
 	// reused. Default 24h.
 	ProfileTTL time.Duration
+	// Throttle keeps the waits Meta asks for (Retry-After, the usage
+	// headers) per account; shared through Redis, one replica's throttle
+	// holds the others back. Nil keeps them in this process.
+	Throttle Throttle
 	// ProfileBudget bounds the profile lookups of one webhook request, so
 	// that a batch of new customers while the Graph API is slow is still
 	// acknowledged in time; those left over are named on their next
 	// message. Default 5s.
 	ProfileBudget time.Duration
+}
+
+// Throttle remembers until when calls for a key may not go;
+// store/ratelimit and store/redis implement it.
+type Throttle interface {
+	Block(ctx context.Context, key string, d time.Duration) error
+	Blocked(ctx context.Context, key string) (time.Duration, error)
 }
 
 // Adapter is one Meta app with its connected accounts. It is safe for
@@ -86,7 +98,6 @@ type Adapter struct {
 	tokens   []string // for scrubbing
 
 	mu       sync.Mutex
-	blocked  map[string]time.Time // account id -> no calls before
 	profiles map[string]cachedProfile
 }
 
@@ -123,6 +134,9 @@ func New(opts Options) (*Adapter, error) {
 	if opts.Clock == nil {
 		opts.Clock = bridge.SystemClock{}
 	}
+	if opts.Throttle == nil {
+		opts.Throttle = ratelimit.NewLocalBlocks(opts.Clock)
+	}
 	if opts.ProfileTTL == 0 {
 		opts.ProfileTTL = 24 * time.Hour
 	}
@@ -132,7 +146,7 @@ func New(opts Options) (*Adapter, error) {
 	a := &Adapter{
 		opts: opts, api: strings.TrimRight(opts.APIURL, "/") + "/" + strings.Trim(opts.GraphVersion, "/"),
 		log: opts.Logger, http: opts.HTTPClient, accounts: map[string]*Account{},
-		blocked: map[string]time.Time{}, profiles: map[string]cachedProfile{},
+		profiles: map[string]cachedProfile{},
 	}
 	for _, acc := range opts.Accounts {
 		if acc.ID == "" || acc.Token == "" {
@@ -274,7 +288,7 @@ func (a *Adapter) redact(err error) error {
 // for an account Meta throttled wait (as *bridge.RetryAfterError) until
 // the time Meta named.
 func (a *Adapter) call(ctx context.Context, acc *Account, method, path string, body, result any) error {
-	if wait := a.blockedFor(acc.ID); wait > 0 {
+	if wait := a.blockedFor(ctx, acc.ID); wait > 0 {
 		return &bridge.RetryAfterError{After: wait, Err: errors.New("meta graph: throttled by Meta, waiting as its usage headers asked")}
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
@@ -302,7 +316,7 @@ func (a *Adapter) call(ctx context.Context, acc *Account, method, path string, b
 	defer res.Body.Close()
 	wait := usageWait(res.Header)
 	if wait > 0 {
-		a.block(acc.ID, wait)
+		a.block(ctx, acc.ID, wait)
 	}
 	raw, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
 	if err != nil {
@@ -316,7 +330,7 @@ func (a *Adapter) call(ctx context.Context, acc *Account, method, path string, b
 			e.Message = a.scrub(ge.Error.Message)
 		}
 		if e.RateLimited() && e.RetryAfter > 0 {
-			a.block(acc.ID, e.RetryAfter)
+			a.block(ctx, acc.ID, e.RetryAfter)
 		}
 		return e
 	}
@@ -328,27 +342,23 @@ func (a *Adapter) call(ctx context.Context, acc *Account, method, path string, b
 	return nil
 }
 
-func (a *Adapter) blockedFor(id string) time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	until, ok := a.blocked[id]
-	if !ok {
-		return 0
-	}
-	wait := until.Sub(a.opts.Clock.Now())
-	if wait <= 0 {
-		delete(a.blocked, id)
-		return 0
+// throttleKey names an account's throttle among the keys replicas share.
+func throttleKey(id string) string { return "meta:throttle:" + id }
+
+// blockedFor is how long calls for an account must wait. The throttle's
+// own errors (Redis down) are its fallback's business: the local copy
+// answers.
+func (a *Adapter) blockedFor(ctx context.Context, id string) time.Duration {
+	wait, err := a.opts.Throttle.Blocked(ctx, throttleKey(id))
+	if err != nil {
+		a.log.Debug("meta: throttle lookup failed", "account", id, "err", err)
 	}
 	return wait
 }
 
-func (a *Adapter) block(id string, d time.Duration) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	until := a.opts.Clock.Now().Add(d)
-	if until.After(a.blocked[id]) {
-		a.blocked[id] = until
+func (a *Adapter) block(ctx context.Context, id string, d time.Duration) {
+	if err := a.opts.Throttle.Block(ctx, throttleKey(id), d); err != nil {
+		a.log.Debug("meta: recording a throttle failed", "account", id, "err", err)
 	}
 }
 

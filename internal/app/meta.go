@@ -11,6 +11,8 @@ import (
 	"github.com/threadline/threadline/bridge"
 	tlslack "github.com/threadline/threadline/chatops/slack"
 	"github.com/threadline/threadline/internal/config"
+	"github.com/threadline/threadline/store/ratelimit"
+	tlredis "github.com/threadline/threadline/store/redis"
 )
 
 // Meta (Messenger, Instagram): kept apart from app.go so the wiring of each
@@ -24,7 +26,7 @@ func (a *App) connectMeta(ctx context.Context, opts Options) error {
 	m, err := meta.New(meta.Options{
 		AppSecret: a.cfg.Meta.AppSecret.Reveal(), VerifyToken: a.cfg.Meta.VerifyToken.Reveal(), Accounts: accounts,
 		APIURL: a.cfg.Meta.APIURL, GraphVersion: a.cfg.Meta.GraphVersion, HumanAgentTag: a.cfg.Meta.HumanAgentTag,
-		Logger: a.log, Clock: opts.Clock, HTTPClient: a.client(&http.Client{}),
+		Logger: a.log, Clock: opts.Clock, HTTPClient: a.client(&http.Client{}), Throttle: a.metaThrottle(opts),
 	})
 	if err != nil {
 		return err
@@ -108,4 +110,13 @@ func (a *App) metaSlackChannels() []string {
 		}
 	}
 	return out
+}
+
+// metaThrottle shares Meta's throttles through Redis when there is one, so
+// a Page throttled on one replica is left alone by all of them.
+func (a *App) metaThrottle(opts Options) meta.Throttle {
+	if a.redis == nil {
+		return nil
+	}
+	return ratelimit.NewFallbackBlocks(tlredis.NewBlocker(a.redis, "threadline:rl:"), opts.Clock, a.log)
 }

@@ -76,3 +76,45 @@ func (l *Limiter) Reserve(ctx context.Context, key string, interval time.Duratio
 	}
 	return time.Duration(wait) * time.Millisecond, nil
 }
+
+// block extends a key's time to live to ARGV[1] ms unless it already lasts
+// longer: the key's presence is the block.
+var block = goredis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+local want = tonumber(ARGV[1])
+if ttl < want then
+  redis.call('SET', KEYS[1], '1', 'PX', want)
+end
+return 0
+`)
+
+// Blocker is a ratelimit.Blocker shared by every replica: a throttle one
+// replica is told about holds the others back too.
+type Blocker struct {
+	client *goredis.Client
+	prefix string
+}
+
+// NewBlocker returns a blocker whose keys start with prefix.
+func NewBlocker(c *goredis.Client, prefix string) *Blocker {
+	return &Blocker{client: c, prefix: prefix}
+}
+
+// Block implements ratelimit.Blocker.
+func (b *Blocker) Block(ctx context.Context, key string, d time.Duration) error {
+	ms := max(d.Milliseconds(), 1)
+	if err := block.Run(ctx, b.client, []string{b.prefix + key}, strconv.FormatInt(ms, 10)).Err(); err != nil {
+		return fmt.Errorf("redis blocker: %w", err)
+	}
+	return nil
+}
+
+// Blocked implements ratelimit.Blocker.
+func (b *Blocker) Blocked(ctx context.Context, key string) (time.Duration, error) {
+	ttl, err := b.client.PTTL(ctx, b.prefix+key).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis blocker: %w", err)
+	}
+	// -2: no key, -1: no expiry (never set so by Block).
+	return max(ttl, 0), nil
+}

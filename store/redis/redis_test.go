@@ -93,3 +93,37 @@ func BenchmarkRedisLimiter(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "reservations/s")
 }
+
+// TestSharedBlocks: a throttle one replica records holds the other back,
+// a shorter one never shortens it, and keys expire with the block.
+func TestSharedBlocks(t *testing.T) {
+	ctx := context.Background()
+	c, err := tlredis.Open(ctx, testenv.RedisURL())
+	testenv.RequireRedis(t, func() error { return err })
+	defer c.Close()
+	p := prefix()
+	a, b := tlredis.NewBlocker(c, p), tlredis.NewBlocker(c, p)
+	defer c.Del(ctx, p+"meta:throttle:1")
+	if w, err := b.Blocked(ctx, "meta:throttle:1"); err != nil || w != 0 {
+		t.Fatalf("before any block: %v %v", w, err)
+	}
+	steps := []struct {
+		block    time.Duration
+		min, max time.Duration
+	}{
+		{10 * time.Second, 9 * time.Second, 10 * time.Second},
+		{time.Second, 9 * time.Second, 10 * time.Second},
+		{20 * time.Second, 19 * time.Second, 20 * time.Second},
+	}
+	for i, s := range steps {
+		if err := a.Block(ctx, "meta:throttle:1", s.block); err != nil {
+			t.Fatal(err)
+		}
+		if w, err := b.Blocked(ctx, "meta:throttle:1"); err != nil || w < s.min || w > s.max {
+			t.Errorf("step %d: the other replica waits %v (%v), want %v..%v", i, w, err, s.min, s.max)
+		}
+	}
+	if w, err := b.Blocked(ctx, "meta:throttle:2"); err != nil || w != 0 {
+		t.Errorf("another account: %v %v", w, err)
+	}
+}
