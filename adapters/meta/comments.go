@@ -157,8 +157,8 @@ func (a *Adapter) igComment(accountID string, v IGComment) (Event, bool) {
 	}}, true
 }
 
-// igMention: Meta sends only ids; the mentioning comment is someone else's,
-// so its author is unknown until looked up. The thread is the mention.
+// igMention: Meta sends only ids, so the event's text is filled in from
+// the Graph API when it is stored (fillMention). The thread is the mention.
 func (a *Adapter) igMention(accountID string, v IGMention) (Event, bool) {
 	media, cid := string(v.MediaID), string(v.CommentID)
 	ref := media + ":" + cid
@@ -170,8 +170,9 @@ func (a *Adapter) igMention(accountID string, v IGMention) (Event, bool) {
 		Kind: bridge.EventMessage, Platform: bridge.PlatformInstagram,
 		Account: bridge.UpsertAccountParams{ExternalID: accountID, DisplayName: a.displayName(accountID)},
 		Thread:  mentionPrefix + ref, Source: bridge.SourceMention,
-		// The author is not in the change; the media is the party.
+		// The author is not in the change, nor in what the Graph API tells
+		// of a mentioning comment; the media is the party.
 		Sender:            bridge.UpsertIdentityParams{ExternalUserID: "media:" + media},
 		PlatformMessageID: "mention:" + ref, Text: text,
-	}}, true
+	}, mention: &mentionRef{Media: media, Comment: cid}}, true
 }

@@ -186,6 +186,9 @@ type Event struct {
 	Outbound *bridge.ObservedOutbound
 	// Receipt reports that the account's messages were delivered or seen.
 	Receipt *bridge.ReceiptEvent
+	// mention names the Instagram mention an Inbound event is, whose
+	// content is read from the Graph API before storing.
+	mention *mentionRef
 }
 
 // Parsed is a delivery turned into bridge events.

@@ -174,6 +174,12 @@ func (a *Adapter) store(ctx context.Context, ing Ingester, p Parsed) error {
 				// names them.
 				a.enrich(lookups, &in)
 			}
+			if ev.mention != nil {
+				if err := a.fillMention(lookups, *ev.mention, &in); err != nil {
+					a.log.Warn("meta: reading a mention failed; Meta will deliver it again", "err", err)
+					return err
+				}
+			}
 			res, err = ing.Ingest(ctx, in)
 		case ev.Outbound != nil:
 			res, err = ing.ObserveOutbound(ctx, *ev.Outbound)

@@ -128,6 +128,7 @@ type Server struct {
 	files      map[string][]byte
 	comments   map[string]*Comment
 	webhookURL string
+	mentions   map[string]*mention // by media id / comment id
 	// reported holds the mids a delivery event named already.
 	reported map[string]bool
 	nextMID  int64
@@ -340,7 +341,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 2 && (r.Method == http.MethodPost || r.Method == http.MethodDelete):
 		s.moderate(w, r, page, parts[1])
 	case len(parts) == 2 && r.Method == http.MethodGet:
-		s.lookup(w, page, parts[1])
+		if !s.lookupMention(w, r, page, parts[1]) {
+			s.lookup(w, page, parts[1])
+		}
 	default:
 		fail(w, http.StatusBadRequest, 100, 0, "Unsupported request")
 	}
