@@ -103,7 +103,8 @@ func (b *Bridge) csatResolved(ctx context.Context, tx Tx, conv Conversation, now
 	if b.opts.CSAT == nil {
 		return nil
 	}
-	if _, ok := b.platforms[conv.Platform].(Surveyor); !ok {
+	if _, ok := b.platforms[conv.Platform].(Surveyor); !ok || conv.Source != SourceDM {
+		// Asked in private only: a public comment thread is no place for it.
 		return nil
 	}
 	isNew, err := tx.InsertSurvey(ctx, conv.ID, now)
@@ -128,8 +129,9 @@ func (b *Bridge) sendSurvey(ctx context.Context, d Delivery, l loaded) (string, 
 		return "", nil, Permanent(fmt.Errorf("platform %q cannot send surveys", l.conv.Platform))
 	}
 	res, err := s.SendSurvey(ctx, OutboundSurvey{
-		OutboundMessage: OutboundMessage{Account: l.account, ThreadExternalID: l.thread.ExternalID, Recipient: l.customer, Text: d.Text},
-		Options:         surveyOptions(l.conv.ID),
+		OutboundMessage: OutboundMessage{Account: l.account, ThreadExternalID: l.thread.ExternalID, Recipient: l.customer, Text: d.Text,
+			LastInboundAt: l.lastInbound},
+		Options: surveyOptions(l.conv.ID),
 	})
 	return res.PlatformMessageID, nil, err
 }

@@ -27,6 +27,7 @@ func seedFixtures(f *testing.F) [][]byte {
 		[]byte(`{"object":"instagram","entry":[{"id":"`+igID+`","messaging":[`+messaging("u2", igID, `"message":{"mid":"m3","reply_to":{"story":{"url":"https://s","id":5}}}`)+`,`+messaging("u2", igID, `"postback":{"payload":"P"}`)+`]}]}`),
 		[]byte(`{"object":"page","entry":[{"id":"`+pageID+`","messaging":[`+messaging("u1", pageID, `"delivery":{"mids":["m1","m2"],"watermark":1458668856253}`)+`,`+messaging("u1", pageID, `"read":{"watermark":1458668856253}`)+`]}]}`),
 		[]byte(`{"object":"instagram","entry":[{"id":"`+igID+`","messaging":[`+messaging("u2", igID, `"read":{"mid":"aWdfZAG1"}`)+`]}]}`),
+		[]byte(`{"object":"instagram","entry":[{"id":"`+igID+`","messaging":[`+messaging("u2", igID, `"message":{"mid":"m9","text":"5","quick_reply":{"payload":"csat:3:5"}}`)+`]}]}`),
 		[]byte(`{"object":"instagram","entry":[{"id":"`+igID+`","time":1,"changes":[{"field":"mentions","value":{"media_id":17918195224117851,"comment_id":"17894227972186120"}},{"field":"mentions","value":{"media_id":"17918195224117852"}}]}]}`),
 	)
 	return out

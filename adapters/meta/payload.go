@@ -279,7 +279,9 @@ func (a *Adapter) messagingEvent(platform bridge.Platform, accountID string, m M
 	switch {
 	case m.Message != nil && (m.Message.IsEcho || sender == accountID):
 		msg := m.Message
-		if msg.MID == "" || recipient == "" || recipient == accountID || msg.IsDeleted {
+		if msg.MID == "" || recipient == "" || recipient == accountID || msg.IsDeleted || msg.Metadata == surveyMetadata {
+			// The survey's echo: its answer is shown in the thread, the
+			// question is not.
 			return Event{}, false
 		}
 		text, atts := content(msg)
@@ -300,11 +302,15 @@ func (a *Adapter) messagingEvent(platform bridge.Platform, accountID string, m M
 		if text == "" && len(atts) == 0 {
 			return Event{}, false
 		}
-		return Event{Inbound: &bridge.InboundEvent{
+		in := bridge.InboundEvent{
 			Kind: bridge.EventMessage, Platform: platform, Account: account, Thread: sender, Source: bridge.SourceDM,
 			Sender: bridge.UpsertIdentityParams{ExternalUserID: sender}, PlatformMessageID: msg.MID,
 			Text: text, Attachments: atts, Timestamp: ts,
-		}}, true
+		}
+		if msg.QuickReply != nil && strings.HasPrefix(msg.QuickReply.Payload, surveyPayload) {
+			in = surveyAnswer(in, msg.QuickReply.Payload)
+		}
+		return Event{Inbound: &in}, true
 	case m.Postback != nil:
 		p := m.Postback
 		text := p.Title

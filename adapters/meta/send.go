@@ -69,10 +69,22 @@ type sendRequest struct {
 	MessagingType string `json:"messaging_type"`
 	Tag           string `json:"tag,omitempty"`
 	Message       struct {
-		Text     string `json:"text"`
-		Metadata string `json:"metadata,omitempty"`
+		Text         string       `json:"text"`
+		QuickReplies []quickReply `json:"quick_replies,omitempty"`
+		Metadata     string       `json:"metadata,omitempty"`
 	} `json:"message"`
 }
+
+// quickReply is a button under a message (Messenger and Instagram); a tap
+// comes back as the customer's message with quick_reply.payload.
+type quickReply struct {
+	ContentType string `json:"content_type"`
+	Title       string `json:"title"`
+	Payload     string `json:"payload"`
+}
+
+// quickReplyTitle is the Send API's limit on a quick reply's title.
+const quickReplyTitle = 20
 
 // Send implements bridge.PlatformAdapter with the Send API. The messaging
 // window is checked first, so a reply Meta would refuse fails visibly in the
@@ -98,17 +110,31 @@ func (s Sender) Send(ctx context.Context, m bridge.OutboundMessage) (bridge.Send
 	if s.platform == bridge.PlatformFacebook {
 		return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("facebook: thread %q is not a comment thread", m.ThreadExternalID))
 	}
-	if s.platform == bridge.PlatformInstagram {
-		if n := len(m.Text); n > InstagramMaxTextBytes {
-			return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("%s: %w: message of %d bytes is over Instagram's %d-byte limit", name, bridge.ErrInvalidInput, n, InstagramMaxTextBytes))
-		}
-	} else if n := len([]rune(m.Text)); n > MessengerMaxText {
-		return bridge.SendResult{}, bridge.Permanent(fmt.Errorf("%s: %w: message of %d characters is over Messenger's %d limit", name, bridge.ErrInvalidInput, n, MessengerMaxText))
+	if err := s.checkText(m.Text); err != nil {
+		return bridge.SendResult{}, err
 	}
 	var req sendRequest
 	req.Recipient.ID = m.ThreadExternalID
 	req.Message.Text = m.Text
 	req.Message.Metadata = ourMetadata(m.MessageID)
+	return s.sendDM(ctx, acc, m, req)
+}
+
+// checkText applies the platform's limit on a DM's text.
+func (s Sender) checkText(text string) error {
+	if s.platform == bridge.PlatformInstagram {
+		if n := len(text); n > InstagramMaxTextBytes {
+			return bridge.Permanent(fmt.Errorf("%s: %w: message of %d bytes is over Instagram's %d-byte limit", s.platform, bridge.ErrInvalidInput, n, InstagramMaxTextBytes))
+		}
+	} else if n := len([]rune(text)); n > MessengerMaxText {
+		return bridge.Permanent(fmt.Errorf("%s: %w: message of %d characters is over Messenger's %d limit", s.platform, bridge.ErrInvalidInput, n, MessengerMaxText))
+	}
+	return nil
+}
+
+// sendDM sends a direct message inside Meta's messaging window.
+func (s Sender) sendDM(ctx context.Context, acc *Account, m bridge.OutboundMessage, req sendRequest) (bridge.SendResult, error) {
+	name := string(s.platform)
 	req.MessagingType = "RESPONSE"
 	age := s.a.opts.Clock.Now().Sub(m.LastInboundAt)
 	switch {

@@ -333,6 +333,19 @@ func TestParseKinds(t *testing.T) {
 					t.Errorf("event %+v", ev)
 				}
 			}},
+		{"survey answer", in(`"message":{"mid":"m4s","text":"4 ★★★★","quick_reply":{"payload":"csat:12:4"}}`),
+			func(t *testing.T, p meta.Parsed) {
+				ev := one(t, p).Inbound
+				if ev.Kind != bridge.EventSurveyAnswer || ev.Survey == nil || ev.Survey.Data != "csat:12:4" || ev.DeliveryID != "csat:m4s" || ev.Thread != psid {
+					t.Errorf("event %+v", ev)
+				}
+			}},
+		{"echo of our survey", echo(`"message":{"mid":"m4e","is_echo":true,"metadata":"threadline:survey","text":"How did we do?"}`),
+			func(t *testing.T, p meta.Parsed) {
+				if len(p.Events) != 0 || p.Ignored != 1 {
+					t.Errorf("parsed %+v", p)
+				}
+			}},
 		{"postback", in(`"postback":{"mid":"m5","title":"Get Started","payload":"GET_STARTED"}`),
 			func(t *testing.T, p meta.Parsed) {
 				if ev := one(t, p).Inbound; ev.Text != "[tapped] Get Started" || ev.PlatformMessageID != "m5" {

@@ -598,7 +598,7 @@ func Keys() []Key {
 				}
 				return nil
 			}},
-		{"THREADLINE_CSAT_SURVEY", "off", false, "on: when a conversation is first resolved, the customer gets a one-question satisfaction survey with 1-5 buttons (Telegram); answers never reopen it.",
+		{"THREADLINE_CSAT_SURVEY", "off", false, "on: when a conversation is first resolved, the customer gets a one-question satisfaction survey with 1-5 buttons (Telegram inline keyboard, Messenger and Instagram quick replies; direct messages only); answers never reopen it.",
 			func(c *Config, v string) error {
 				if err := oneOf("on", "off")(v); err != nil {
 					return err

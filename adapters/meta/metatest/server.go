@@ -69,6 +69,8 @@ type Sent struct {
 	MessagingType string
 	Tag           string
 	Metadata      string
+	// QuickReplies are the buttons offered with it.
+	QuickReplies []QuickReply
 	// Inbox says a person typed it in Meta's inbox, not an app.
 	Inbox bool
 	At    time.Time
@@ -388,9 +390,18 @@ type sendBody struct {
 	MessagingType string `json:"messaging_type"`
 	Tag           string `json:"tag"`
 	Message       struct {
-		Text     string `json:"text"`
-		Metadata string `json:"metadata"`
+		Text         string       `json:"text"`
+		Metadata     string       `json:"metadata"`
+		QuickReplies []QuickReply `json:"quick_replies"`
 	} `json:"message"`
+}
+
+// QuickReply is a button offered with a message; a tap sends its title as
+// the customer's message, with the payload.
+type QuickReply struct {
+	ContentType string `json:"content_type"`
+	Title       string `json:"title"`
+	Payload     string `json:"payload"`
 }
 
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, id string) {
@@ -437,6 +448,10 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 		}
 	case b.MessagingType != "RESPONSE" && !(b.MessagingType == "MESSAGE_TAG" && b.Tag == "HUMAN_AGENT"):
 		refusal = func() { fail(w, http.StatusBadRequest, 100, 0, "(#100) Unsupported messaging_type or tag") }
+	case badQuickReplies(b.Message.QuickReplies):
+		refusal = func() {
+			fail(w, http.StatusBadRequest, 100, 0, "(#100) quick_replies: at most 13, each a text with a title of up to 20 characters and a payload")
+		}
 	case page.Instagram && len(b.Message.Text) > 1000:
 		refusal = func() {
 			fail(w, http.StatusBadRequest, 100, 0, "(#100) Length of param message[text] must be less than or equal to 1000 bytes")
@@ -453,7 +468,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 	}
 	s.nextMID++
 	m := Sent{Kind: "message", PageID: page.ID, RecipientID: b.Recipient.ID, MID: fmt.Sprintf("m_%s_%d", page.ID, s.nextMID), Text: b.Message.Text,
-		MessagingType: b.MessagingType, Tag: b.Tag, Metadata: b.Message.Metadata, At: now, AnswerLost: faulty}
+		MessagingType: b.MessagingType, Tag: b.Tag, Metadata: b.Message.Metadata, QuickReplies: b.Message.QuickReplies, At: now, AnswerLost: faulty}
 	if comment != nil {
 		comment.PrivateReplied = true
 		m.Kind, m.CommentID, m.RecipientID = "private_reply", comment.ID, comment.AuthorID
@@ -487,6 +502,19 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, page Page, 
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"recipient_id": b.Recipient.ID, "message_id": m.MID})
+}
+
+// badQuickReplies applies the Send API's limits on quick replies.
+func badQuickReplies(q []QuickReply) bool {
+	if len(q) > 13 {
+		return true
+	}
+	for _, r := range q {
+		if r.ContentType != "text" || r.Title == "" || len([]rune(r.Title)) > 20 || r.Payload == "" || len(r.Payload) > 1000 {
+			return true
+		}
+	}
+	return false
 }
 
 func object(p Page) string {
