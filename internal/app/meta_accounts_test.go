@@ -3,8 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +11,6 @@ import (
 
 	"github.com/threadline/threadline/adapters/meta/metatest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
-	"github.com/threadline/threadline/internal/app"
-	"github.com/threadline/threadline/internal/config"
 )
 
 // TestMetaAccountsFromYAML: the YAML list of Meta accounts names a Page
@@ -40,47 +36,9 @@ func TestMetaAccountsFromYAML(t *testing.T) {
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
-		"THREADLINE_DATA_DIR":            t.TempDir(),
-		"THREADLINE_META_APP_SECRET":     emu.AppSecret(),
-		"THREADLINE_META_VERIFY_TOKEN":   "verify-me",
-		"THREADLINE_META_API_URL":        emu.URL(),
-		"THREADLINE_SLACK_BOT_TOKEN":     sl.Token(),
-		"THREADLINE_SLACK_APP_TOKEN":     "xapp-test",
-		"THREADLINE_SLACK_CHANNEL":       "C0INBOX",
-		"THREADLINE_SLACK_API_URL":       sl.URL(),
-		"THREADLINE_SLACK_POST_INTERVAL": "1ms",
-	}
-	cfg, err := config.Load(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
-	defer func() {
-		emu.Settle()
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	if err := sl.WaitSocket(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := emu.Subscribe(ctx, "http://"+ln.Addr().String()+"/webhooks/meta", "verify-me"); err != nil {
-		t.Fatal(err)
-	}
+	serveMeta(t, ctx, emu, sl, path, nil)
 
 	maya := metatest.Customer{ID: "6789012345678901", Name: "Maya Lopez"}
 	if _, err := emu.CustomerSends(ctx, "112233445566778", maya, metatest.Message{Text: "where is my parcel?"}); err != nil {

@@ -3,8 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +10,6 @@ import (
 	"github.com/threadline/threadline/adapters/meta/metatest"
 	"github.com/threadline/threadline/bridge"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
-	"github.com/threadline/threadline/internal/app"
-	"github.com/threadline/threadline/internal/config"
 )
 
 // TestMetaSurvey: resolving a Messenger conversation sends the survey as
@@ -24,50 +20,9 @@ func TestMetaSurvey(t *testing.T) {
 	defer emu.Close()
 	sl := slacktest.New(slacktest.Options{})
 	defer sl.Close()
-	env := map[string]string{
-		"THREADLINE_DATA_DIR":            t.TempDir(),
-		"THREADLINE_META_APP_SECRET":     emu.AppSecret(),
-		"THREADLINE_META_VERIFY_TOKEN":   "verify-me",
-		"THREADLINE_META_ACCOUNTS":       emu.Accounts(),
-		"THREADLINE_META_API_URL":        emu.URL(),
-		"THREADLINE_SLACK_BOT_TOKEN":     sl.Token(),
-		"THREADLINE_SLACK_APP_TOKEN":     "xapp-test",
-		"THREADLINE_SLACK_CHANNEL":       "C0INBOX",
-		"THREADLINE_SLACK_API_URL":       sl.URL(),
-		"THREADLINE_SLACK_POST_INTERVAL": "1ms",
-		"THREADLINE_CSAT_SURVEY":         "on",
-		"THREADLINE_CSAT_QUESTION":       "How did we do?",
-	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
-	defer func() {
-		emu.Settle()
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	if err := sl.WaitSocket(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := emu.Subscribe(ctx, "http://"+ln.Addr().String()+"/webhooks/meta", "verify-me"); err != nil {
-		t.Fatal(err)
-	}
+	a := serveMeta(t, ctx, emu, sl, "", map[string]string{"THREADLINE_CSAT_SURVEY": "on", "THREADLINE_CSAT_QUESTION": "How did we do?"})
 	page := emu.Page().ID
 	maya := metatest.Customer{ID: "6789012345678901", Name: "Maya Lopez"}
 	if _, err := emu.CustomerSends(ctx, page, maya, metatest.Message{Text: "my parcel is lost"}); err != nil {

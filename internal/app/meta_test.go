@@ -58,20 +58,9 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 	defer emu.Close()
 	sl := slacktest.New(slacktest.Options{})
 	defer sl.Close()
-	env := map[string]string{
-		"THREADLINE_DATA_DIR":            t.TempDir(),
-		"THREADLINE_META_APP_SECRET":     emu.AppSecret(),
-		"THREADLINE_META_VERIFY_TOKEN":   "verify-me",
-		"THREADLINE_META_ACCOUNTS":       emu.Accounts(),
-		"THREADLINE_META_API_URL":        emu.URL(),
-		"THREADLINE_SLACK_BOT_TOKEN":     sl.Token(),
-		"THREADLINE_SLACK_APP_TOKEN":     "xapp-test",
-		"THREADLINE_SLACK_CHANNEL":       "C0INBOX",
-		"THREADLINE_SLACK_API_URL":       sl.URL(),
-		"THREADLINE_SLACK_POST_INTERVAL": "1ms",
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	env := map[string]string{}
 	if store == "postgres" {
 		env["THREADLINE_DATABASE_URL"] = testenv.PostgresURL(t)
 		st, _, err := app.OpenStore(ctx, app.StoreOptions{DatabaseURL: env["THREADLINE_DATABASE_URL"]})
@@ -83,19 +72,7 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 		}
 		st.Close()
 	}
-	srv := serve(ctx, t, env, slog.New(slog.DiscardHandler), app.Options{})
-	defer func() {
-		emu.Settle()
-		if err := srv.stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	if err := sl.WaitSocket(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := emu.Subscribe(ctx, srv.base+"/webhooks/meta", "verify-me"); err != nil {
-		t.Fatal(err)
-	}
+	serveMeta(t, ctx, emu, sl, "", env)
 	page := emu.Page().ID
 	maya := metatest.Customer{ID: "6789012345678901", Name: "Maya Lopez", FirstName: "Maya", LastName: "Lopez"}
 	if _, err := emu.CustomerSends(ctx, page, maya, metatest.Message{Text: "my parcel is lost"}); err != nil {
@@ -266,6 +243,47 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 			t.Errorf("the echo of a private reply opened a thread: %q", m.Text)
 		}
 	}
+}
+
+// serveMeta runs serve with the Graph API emulator's accounts and Slack in
+// Socket Mode (inbox C0INBOX), subscribed to the emulator's webhooks, until
+// the test ends. env adds or replaces settings; path is a YAML file or "".
+func serveMeta(t *testing.T, ctx context.Context, emu *metatest.Server, sl *slacktest.Server, path string, env map[string]string) *app.App {
+	t.Helper()
+	all := map[string]string{
+		"THREADLINE_DATA_DIR":            t.TempDir(),
+		"THREADLINE_META_APP_SECRET":     emu.AppSecret(),
+		"THREADLINE_META_VERIFY_TOKEN":   "verify-me",
+		"THREADLINE_META_API_URL":        emu.URL(),
+		"THREADLINE_SLACK_BOT_TOKEN":     sl.Token(),
+		"THREADLINE_SLACK_APP_TOKEN":     "xapp-test",
+		"THREADLINE_SLACK_CHANNEL":       "C0INBOX",
+		"THREADLINE_SLACK_API_URL":       sl.URL(),
+		"THREADLINE_SLACK_POST_INTERVAL": "1ms",
+	}
+	if path == "" {
+		all["THREADLINE_META_ACCOUNTS"] = emu.Accounts()
+	}
+	for k, v := range env {
+		all[k] = v
+	}
+	if path != "" {
+		all["THREADLINE_CONFIG"] = path
+	}
+	r := serve(ctx, t, all, slog.New(slog.DiscardHandler), app.Options{})
+	t.Cleanup(func() {
+		emu.Settle() // before serve's own cleanup stops Run
+		if err := r.stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	if err := sl.WaitSocket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.Subscribe(ctx, r.base+"/webhooks/meta", "verify-me"); err != nil {
+		t.Fatal(err)
+	}
+	return r.app
 }
 
 func waitParent(t *testing.T, ctx context.Context, sl *slacktest.Server, text string) slacktest.Message {

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,9 @@ type Options struct {
 	TenantID    string // default 72f988bf-86f1-41af-91ab-2d7cd011db47
 	// Channel is the inbox channel id, default 19:inbox@thread.tacv2.
 	Channel string
+	// MoreChannels are further channels the bot is in (per-account
+	// channels).
+	MoreChannels []string
 	// MaxMessageBytes answers 413 MessageSizeTooBig past it (Teams: 40 KB).
 	MaxMessageBytes int
 	// ThreadRate, when set, answers 429 (without Retry-After, as Teams
@@ -580,13 +584,14 @@ func (s *Server) apply(op string, parts []string, body []byte) (int, map[string]
 	}
 	switch op {
 	case "createConversation":
-		if !params.IsGroup || params.ChannelData.Channel == nil || params.ChannelData.Channel.ID != s.opts.Channel {
+		if !params.IsGroup || params.ChannelData.Channel == nil ||
+			(params.ChannelData.Channel.ID != s.opts.Channel && !slices.Contains(s.opts.MoreChannels, params.ChannelData.Channel.ID)) {
 			return http.StatusNotFound, map[string]string{"code": "ConversationNotFound", "message": "channel not found"}
 		}
 		if params.TenantID != s.opts.TenantID {
 			return http.StatusForbidden, map[string]string{"code": "BotNotInConversationRoster", "message": "tenant"}
 		}
-		m.ConversationID = s.opts.Channel + ";messageid=" + m.ID
+		m.ConversationID = params.ChannelData.Channel.ID + ";messageid=" + m.ID
 		s.add(m)
 		return http.StatusCreated, map[string]string{"id": m.ConversationID, "activityId": m.ID}
 	case "sendToConversation", "replyToActivity":
