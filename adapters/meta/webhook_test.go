@@ -553,3 +553,35 @@ func TestProfileBudget(t *testing.T) {
 		t.Errorf("next message named %q, want the profile's name", got)
 	}
 }
+
+// TestReceiptFixtures: Meta's documented delivery, read and seen payloads,
+// signed, become receipts of the customer's thread.
+func TestReceiptFixtures(t *testing.T) {
+	tests := []struct {
+		file      string
+		status    bridge.ReceiptStatus
+		thread    string
+		ids       string
+		watermark int64
+	}{
+		{"messenger_message_deliveries.json", bridge.ReceiptDelivered, "6789012345678901", "m_1457764197618:41d102a3e1ae206a38", 1732380059000},
+		{"messenger_message_reads.json", bridge.ReceiptSeen, "6789012345678901", "", 1732380120253},
+		{"instagram_messaging_seen.json", bridge.ReceiptSeen, "1234567890123456", "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAwMDAwMDAwMDAxOjM0MDI4MjM2Njg0MTcxMDMwMDk0OTEyODE3MzI4NjE4MDY3NzQ1Mw", 1732380180000},
+	}
+	a := newAdapter(t, "", nil)
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			rec := &recorder{}
+			if w := post(a.WebhookHandler(rec, nil), fixture(t, tc.file), nil); w.Code != 200 {
+				t.Fatalf("status %d", w.Code)
+			}
+			if len(rec.receipts) != 1 || rec.count() != 0 {
+				t.Fatalf("receipts %+v, other events %d", rec.receipts, rec.count())
+			}
+			r := rec.receipts[0]
+			if r.Status != tc.status || r.Thread != tc.thread || strings.Join(r.PlatformMessageIDs, ",") != tc.ids || r.Watermark.UnixMilli() != tc.watermark {
+				t.Errorf("receipt %+v", r)
+			}
+		})
+	}
+}

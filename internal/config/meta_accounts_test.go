@@ -89,3 +89,33 @@ THREADLINE_META_ACCOUNTS:
 		})
 	}
 }
+
+// FuzzMetaAccounts: no value panics the parser; what it accepts are
+// accounts with numeric, distinct ids and tokens, and what it refuses is
+// never quoted back (the value holds tokens).
+func FuzzMetaAccounts(f *testing.F) {
+	for _, s := range []string{"111:EAAone,222:EAAtwo", `[{"id":1,"token":"EAAsecretsecret","name":"x","slack_channel":"C1"}]`,
+		`[{"id":"abc","token":"EAAsecretsecret"}]`, `[{"id":1}]`, "[", "1:", ":EAA"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		var m config.Meta
+		err := m.SetAccounts(v)
+		if err != nil {
+			if tv := strings.TrimSpace(v); len(tv) >= 12 && strings.Contains(err.Error(), tv) {
+				t.Fatalf("the error quotes the value: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, a := range m.AccountList {
+			if a.ID == "" || strings.Trim(a.ID, "0123456789") != "" || a.Token == "" || seen[a.ID] {
+				t.Fatalf("accepted %+v from %q", a, v)
+			}
+			seen[a.ID] = true
+		}
+		if len(m.AccountList) == 0 {
+			t.Fatalf("accepted no account from %q", v)
+		}
+	})
+}
