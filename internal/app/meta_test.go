@@ -112,15 +112,20 @@ func testMessengerEndToEnd(t *testing.T, store string) {
 	}
 
 	// Deliveries and reads: the agent's reply gets a mark for each, once,
-	// however often Meta reports them.
-	if _, err := emu.CustomerGets(ctx, page, maya.ID); err != nil {
-		t.Fatal(err)
-	}
+	// however often Meta reports them. (A report that beats the recording
+	// of the send marks it with Meta's next report, whose watermark covers
+	// it: the send is recorded first here.)
 	hasReaction := func(name string) func(s *slacktest.Server) bool {
 		return func(s *slacktest.Server) bool {
 			m := findText(s.Messages("C0INBOX"), parent.TS, "A new one ships today.")
 			return m != nil && slices.Contains(m.Reactions, name)
 		}
+	}
+	if err := sl.WaitFor(ctx, hasReaction("white_check_mark")); err != nil {
+		t.Fatalf("the reply is not marked sent: %v", err)
+	}
+	if _, err := emu.CustomerGets(ctx, page, maya.ID); err != nil {
+		t.Fatal(err)
 	}
 	if err := sl.WaitFor(ctx, hasReaction("incoming_envelope")); err != nil {
 		t.Fatalf("no delivered mark: %v\n%+v", err, findText(sl.Messages("C0INBOX"), parent.TS, "A new one ships today."))
