@@ -6,7 +6,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,7 +24,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/internal/app"
@@ -69,8 +67,11 @@ type Report struct {
 	Lost, Doubled, Disordered    int
 	RepliesLost, RepliesDoubled  int
 	Slack429                     int
-	PeakRSSKiB                   int64
-	BaselineInsertsPerSecond     float64
+	// Resent counts webhook deliveries answered other than 200, or not at
+	// all, and delivered again as Telegram would.
+	Resent                   int
+	PeakRSSKiB               int64
+	BaselineInsertsPerSecond float64
 	// StatementsPerMessage is the PostgreSQL statements the server sent
 	// (webhooks and jobs, BEGIN and COMMIT included) per customer message,
 	// counted until every message and reply arrived.
@@ -83,6 +84,7 @@ func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "store                      %s\n", r.Store)
 	fmt.Fprintf(w, "webhooks                   %d (+%d redelivered)\n", r.Webhooks, r.Duplicates)
 	fmt.Fprintf(w, "webhook acks/s             %.0f\n", r.AckRate)
+	fmt.Fprintf(w, "webhooks not acked, resent %d\n", r.Resent)
 	fmt.Fprintf(w, "ack latency p50/p95/p99    %s / %s / %s\n", ms(r.AckP50), ms(r.AckP95), ms(r.AckP99))
 	fmt.Fprintf(w, "inbound->Slack p50/p95/p99 %s / %s / %s\n", ms(r.SlackP50), ms(r.SlackP95), ms(r.SlackP99))
 	fmt.Fprintf(w, "reply->platform p50/p95/p99 %s / %s / %s\n", ms(r.ReplyP50), ms(r.ReplyP95), ms(r.ReplyP99))
@@ -175,11 +177,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 	}
 	start := time.Now()
-	sentAt, acks, dups, err := sendWebhooks(ctx, base, o)
+	sentAt, acks, dups, resent, err := sendWebhooks(ctx, base, o)
 	if err != nil {
 		return rep, err
 	}
-	rep.Webhooks, rep.Duplicates = len(acks), dups
+	rep.Webhooks, rep.Duplicates, rep.Resent = len(acks), dups, resent
 	rep.AckRate = float64(len(acks)) / time.Since(start).Seconds()
 	rep.AckP50, rep.AckP95, rep.AckP99 = percentile(acks, .5), percentile(acks, .95), percentile(acks, .99)
 
@@ -232,7 +234,7 @@ func update(id int64, customer, msg int) []byte {
 
 // sendWebhooks posts every customer's messages in order (one customer is
 // handled by one sender at a time) and redelivers a share of them.
-func sendWebhooks(ctx context.Context, base string, o Options) (map[string]time.Time, []time.Duration, int, error) {
+func sendWebhooks(ctx context.Context, base string, o Options) (map[string]time.Time, []time.Duration, int, int, error) {
 	type job struct{ customer int }
 	jobs := make(chan job)
 	var mu sync.Mutex
@@ -247,23 +249,8 @@ func sendWebhooks(ctx context.Context, base string, o Options) (map[string]time.
 		defer t.Stop()
 		tick = t.C
 	}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders}}
-	post := func(body []byte) (time.Duration, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/webhooks/telegram", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(telegram.SecretHeader, tgSecret)
-		t0 := time.Now()
-		res, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("webhook answered %d", res.StatusCode)
-		}
-		return time.Since(t0), nil
-	}
+	poster := newTelegramPoster(base, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders}})
+	post := func(body []byte) (time.Duration, error) { return poster.post(ctx, body) }
 	var wg sync.WaitGroup
 	for range o.Senders {
 		wg.Add(1)
@@ -307,9 +294,9 @@ func sendWebhooks(ctx context.Context, base string, o Options) (map[string]time.
 	close(jobs)
 	wg.Wait()
 	if err, ok := firstErr.Load().(error); ok {
-		return nil, nil, 0, err
+		return nil, nil, 0, 0, err
 	}
-	return sentAt, acks, int(dups.Load()), nil
+	return sentAt, acks, int(dups.Load()), int(poster.redelivered.Load()), nil
 }
 
 func countShown(s *slacktest.Server) int {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 )
@@ -316,21 +314,11 @@ func Chaos(ctx context.Context, o ChaosOptions) (rep ChaosReport, err error) {
 		disruptDone <- disrupt(ctx, o, pg, rd, base, func(o outage) { killMu.Lock(); pgOutages = append(pgOutages, o); killMu.Unlock() })
 	}()
 	// Webhooks are retried until answered 200, as Telegram retries.
+	poster := newTelegramPoster(base, http.DefaultClient)
+	poster.until = deadline
 	post := func(body []byte) error {
-		for time.Now().Before(deadline) {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/webhooks/telegram", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(telegram.SecretHeader, tgSecret)
-			if res, err := http.DefaultClient.Do(req); err == nil {
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode == http.StatusOK {
-					return nil
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		return errors.New("webhook never acknowledged")
+		_, err := poster.post(ctx, body)
+		return err
 	}
 	var late sync.WaitGroup
 	var redelivered, lateErrs int

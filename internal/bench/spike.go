@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/threadline/threadline/adapters/telegram"
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/internal/app"
@@ -50,6 +48,7 @@ type SpikeReport struct {
 	PostInterval            time.Duration
 	Posts                   int // messages in the channel showing customer messages
 	Slack429                int
+	Resent                  int // webhook deliveries not acknowledged and sent again
 	P1P50, P1P95, P1Max     time.Duration
 	FirstP1Post             time.Duration // P1 send -> its first message shown, worst case
 	Drain                   time.Duration // first flood webhook -> last flood message shown
@@ -77,6 +76,7 @@ func (r SpikeReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "messages lost/doubled       %d / %d (out of order: %d)\n", r.Lost, r.Doubled, r.Disorder)
 	fmt.Fprintf(w, "backlog digest              peak %d conversations, cleared: %v\n", r.DigestPeak, r.DigestCleared)
 	fmt.Fprintf(w, "Slack 429s received         %d\n", r.Slack429)
+	fmt.Fprintf(w, "webhooks not acked, resent  %d\n", r.Resent)
 	fmt.Fprintf(w, "elapsed                     %s\n", r.Elapsed.Round(time.Millisecond))
 }
 
@@ -150,7 +150,7 @@ func Spike(ctx context.Context, o SpikeOptions) (SpikeReport, error) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	s := &spikeSender{base: base, client: &http.Client{Timeout: 30 * time.Second}, sentAt: map[string]time.Time{}}
+	s := &spikeSender{poster: newTelegramPoster(base, &http.Client{Timeout: 30 * time.Second}), sentAt: map[string]time.Time{}}
 
 	// The flood: every conversation at once.
 	floodStart := time.Now()
@@ -272,6 +272,7 @@ func Spike(ctx context.Context, o SpikeOptions) (SpikeReport, error) {
 		}
 	}
 	rep.Slack429 = sl.RateLimited()
+	rep.Resent = int(s.poster.redelivered.Load())
 	rep.Elapsed = time.Since(start)
 	return rep, nil
 }
@@ -288,8 +289,7 @@ func digestCleared(s *slacktest.Server) bool {
 // spikeSender posts each conversation's messages in order, conversations
 // in parallel, as signed Telegram webhooks.
 type spikeSender struct {
-	base   string
-	client *http.Client
+	poster *telegramPoster
 	mu     sync.Mutex
 	next   int64
 	sentAt map[string]time.Time
@@ -339,19 +339,8 @@ func (s *spikeSender) send(ctx context.Context, senders, firstCustomer int, conv
 }
 
 func (s *spikeSender) post(ctx context.Context, body []byte) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/webhooks/telegram", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(telegram.SecretHeader, tgSecret)
-	res, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("webhook answered %d", res.StatusCode)
-	}
-	return nil
+	_, err := s.poster.post(ctx, body)
+	return err
 }
 
 // updateText is a customer's Telegram update with the given text.
