@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/threadline/threadline/adapters/telegram/telegramtest"
 	"github.com/threadline/threadline/chatops/slack/slacktest"
 	"github.com/threadline/threadline/internal/app"
-	"github.com/threadline/threadline/internal/config"
 )
 
 // TestMoveToDMEndToEnd runs serve with Facebook, Telegram and Slack over
@@ -47,31 +45,16 @@ func TestMoveToDMEndToEnd(t *testing.T) {
 		"THREADLINE_SLACK_POST_INTERVAL":     "1ms",
 		"THREADLINE_DM_PUBLIC_REPLY":         "Thanks {customer.name}, check your inbox!",
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx, ln) }()
-	defer func() {
-		emu.Settle()
-		stop()
-		if err := <-done; err != nil {
+	r := serve(ctx, t, env, slog.New(slog.DiscardHandler), app.Options{})
+	t.Cleanup(func() {
+		emu.Settle() // before serve's own cleanup stops Run
+		if err := r.stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
-	}()
-	base := "http://" + ln.Addr().String()
+	})
+	base := r.base
 	if err := emu.Subscribe(ctx, base+"/webhooks/meta", "verify-me"); err != nil {
 		t.Fatal(err)
 	}
