@@ -132,10 +132,6 @@ func cardActions(c bridge.Card) []slack.BlockElement {
 	conv := c.Conversation
 	n := fmt.Sprint(int64(conv.Number))
 	var out []slack.BlockElement
-	var more []*slack.OptionBlockObject
-	opt := func(label, command string) {
-		more = append(more, slack.NewOptionBlockObject(command, slack.NewTextBlockObject(slack.PlainTextType, label, false, false), nil))
-	}
 	switch conv.Status {
 	case bridge.StatusOpen, bridge.StatusPending:
 		if c.Assignee == nil {
@@ -144,27 +140,13 @@ func cardActions(c bridge.Card) []slack.BlockElement {
 		out = append(out, button(bridge.VerbReply, "Reply", n, ""), button(bridge.VerbNote, "Note", n, ""),
 			button(bridge.VerbTransfer, "Transfer", n, ""), button(bridge.VerbEscalate, "Escalate", n, slack.StyleDanger),
 			button(bridge.VerbResolve, "Resolve", n, ""))
-		if conv.Status == bridge.StatusOpen || conv.SnoozedUntil != nil {
-			opt("Waiting on customer", "pending "+n)
-		}
-		opt("Snooze 1 hour", "snooze "+n+" 1h")
-		opt("Snooze 1 day", "snooze "+n+" 1d")
-		opt("Escalate to a supervisor", "escalate "+n+" supervisor")
-		opt("Escalate to a manager", "escalate "+n+" manager")
-		opt("Escalate: critical", "escalate "+n+" critical")
-		for p := bridge.P1; p <= bridge.P4; p++ {
-			if p != conv.Priority {
-				opt("Priority "+p.String(), "priority "+n+" "+strings.ToLower(p.String()))
-			}
-		}
-		if c.Assignee != nil {
-			opt("Unassign", "unassign "+n)
-		}
 	default:
 		out = append(out, button(bridge.VerbReopen, "Reopen", n, ""), button(bridge.VerbNote, "Note", n, ""))
 	}
-	opt("Customer history", "history "+n)
-	opt("Audit trail", "audit "+n)
+	var more []*slack.OptionBlockObject
+	for _, o := range bridge.MoreMenu(c) {
+		more = append(more, slack.NewOptionBlockObject(o.Command, slack.NewTextBlockObject(slack.PlainTextType, o.Label, false, false), nil))
+	}
 	sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, slack.NewTextBlockObject(slack.PlainTextType, "More…", false, false), ActionMore, more...)
 	return append(out, sel)
 }

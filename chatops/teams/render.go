@@ -216,32 +216,10 @@ func fact(title, value string) map[string]any {
 // moreActions is the card's "More…": the commands its state allows, as in
 // Slack's More menu, picked from a list and applied with one Action.Execute.
 func moreActions(c bridge.Card, n string) map[string]any {
-	conv := c.Conversation
 	var choices []any
-	opt := func(title, command string) {
-		choices = append(choices, map[string]any{"title": title, "value": command})
+	for _, o := range bridge.MoreMenu(c) {
+		choices = append(choices, map[string]any{"title": o.Label, "value": o.Command})
 	}
-	switch conv.Status {
-	case bridge.StatusOpen, bridge.StatusPending:
-		if conv.Status == bridge.StatusOpen || conv.SnoozedUntil != nil {
-			opt("Waiting on customer", "pending "+n)
-		}
-		opt("Snooze 1 hour", "snooze "+n+" 1h")
-		opt("Snooze 1 day", "snooze "+n+" 1d")
-		opt("Escalate to a supervisor", "escalate "+n+" supervisor")
-		opt("Escalate to a manager", "escalate "+n+" manager")
-		opt("Escalate: critical", "escalate "+n+" critical")
-		for p := bridge.P1; p <= bridge.P4; p++ {
-			if p != conv.Priority {
-				opt("Priority "+p.String(), "priority "+n+" "+strings.ToLower(p.String()))
-			}
-		}
-		if c.Assignee != nil {
-			opt("Unassign", "unassign "+n)
-		}
-	}
-	opt("Customer history", "history "+n)
-	opt("Audit trail", "audit "+n)
 	return showCard("More…", []any{
 		map[string]any{"type": "Input.ChoiceSet", "id": "command", "style": "compact", "value": choices[0].(map[string]any)["value"], "choices": choices},
 	}, []any{action(VerbMore, "Apply", n, "")})
