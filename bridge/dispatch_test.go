@@ -23,8 +23,13 @@ var (
 // stores runs a test on both backends: permissions and state changes are
 // transactions whose locking differs between them.
 func stores(t *testing.T, fn func(t *testing.T, h *harness)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, newHarnessOn(t, bridge.Options{}, open.SQLite(t, sqlite.Options{}))) })
-	t.Run("postgres", func(t *testing.T) { fn(t, newHarnessOn(t, bridge.Options{}, open.Postgres(t, 4))) })
+	onBothStores(t, func(t *testing.T, s bridge.Store) { fn(t, newHarnessOn(t, bridge.Options{}, s)) })
+}
+
+// onBothStores runs fn on a fresh store of each backend.
+func onBothStores(t *testing.T, fn func(t *testing.T, s bridge.Store)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, open.SQLite(t, sqlite.Options{})) })
+	t.Run("postgres", func(t *testing.T) { fn(t, open.Postgres(t, 4)) })
 }
 
 func (h *harness) do(actor bridge.Actor, text string) (bridge.CommandResult, error) {

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/bridge"
-	"github.com/threadline/threadline/store/sqlite"
-	"github.com/threadline/threadline/store/storetest/open"
 )
 
 func TestParseHours(t *testing.T) {
@@ -151,12 +149,7 @@ func (t spyTx) AppendAudit(ctx context.Context, e bridge.AuditEntry) error {
 }
 
 func TestWorkingHoursForOthers(t *testing.T) {
-	for name, s := range map[string]func(t *testing.T) bridge.Store{
-		"sqlite":   func(t *testing.T) bridge.Store { return open.SQLite(t, sqlite.Options{}) },
-		"postgres": func(t *testing.T) bridge.Store { return open.Postgres(t, 4) },
-	} {
-		t.Run(name, func(t *testing.T) { testWorkingHoursForOthers(t, s(t)) })
-	}
+	onBothStores(t, testWorkingHoursForOthers)
 }
 
 func testWorkingHoursForOthers(t *testing.T, store bridge.Store) {
