@@ -140,15 +140,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	defer tg.Close()
 	sl := slacktest.New(slacktest.Options{})
 	defer sl.Close()
-	dir := o.DataDir
-	if dir == "" && o.DatabaseURL == "" {
-		d, err := os.MkdirTemp("", "threadline-bench-")
-		if err != nil {
-			return Report{}, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := dataDir(o.DataDir, o.DatabaseURL, "threadline-bench-")
+	if err != nil {
+		return Report{}, err
 	}
+	defer cleanup()
 	env := map[string]string{
 		"THREADLINE_ADDR": "127.0.0.1:0", "THREADLINE_DATA_DIR": dir, "THREADLINE_DATABASE_URL": o.DatabaseURL,
 		"THREADLINE_LOG_LEVEL":          "warn",
@@ -471,4 +467,17 @@ func serve(ctx context.Context, env map[string]string, postgres bool, log *slog.
 	done := make(chan error, 1)
 	go func() { done <- a.Run(runCtx, ln) }()
 	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+// dataDir is where the embedded store of a run keeps its files: the folder
+// asked for, none on PostgreSQL, else a temporary one that cleanup removes.
+func dataDir(asked, databaseURL, prefix string) (dir string, cleanup func(), err error) {
+	if asked != "" || databaseURL != "" {
+		return asked, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { os.RemoveAll(d) }, nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -115,15 +114,11 @@ func Spike(ctx context.Context, o SpikeOptions) (SpikeReport, error) {
 	// as Slack tolerates short bursts; a post too early earns a 429.
 	sl := slacktest.New(slacktest.Options{ChannelRate: o.PostInterval * 9 / 10})
 	defer sl.Close()
-	dir := o.DataDir
-	if dir == "" && o.DatabaseURL == "" {
-		d, err := os.MkdirTemp("", "threadline-spike-")
-		if err != nil {
-			return SpikeReport{}, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := dataDir(o.DataDir, o.DatabaseURL, "threadline-spike-")
+	if err != nil {
+		return SpikeReport{}, err
 	}
+	defer cleanup()
 	digestEvery := 5 * o.PostInterval
 	env := map[string]string{
 		"THREADLINE_ADDR": "127.0.0.1:0", "THREADLINE_DATA_DIR": dir, "THREADLINE_DATABASE_URL": o.DatabaseURL,
