@@ -55,6 +55,13 @@ type Options struct {
 	// DMHandoff words the dm command's public reply and default private
 	// message; empty fields take DefaultDMHandoff's.
 	DMHandoff DMHandoff
+	// IngestBatch bounds how many new messages waiting at once are stored
+	// in one transaction (default DefaultIngestBatch; 1 stores each alone).
+	IngestBatch int
+	// IngestConcurrency is how many ingest transactions run at once
+	// (default DefaultIngestConcurrency); messages arriving meanwhile wait
+	// and form the next batch.
+	IngestConcurrency int
 }
 
 // Metrics is what the bridge reports about its work.
@@ -90,6 +97,7 @@ type Bridge struct {
 	log       *slog.Logger
 	platforms map[Platform]PlatformAdapter
 	surfaces  map[Surface]ChatSurface
+	group     *ingestGroup
 }
 
 // New returns a bridge over store.
@@ -115,13 +123,21 @@ func New(store Store, opts Options) *Bridge {
 	if opts.Metrics == nil {
 		opts.Metrics = nopMetrics{}
 	}
-	return &Bridge{
+	if opts.IngestBatch <= 0 {
+		opts.IngestBatch = DefaultIngestBatch
+	}
+	if opts.IngestConcurrency <= 0 {
+		opts.IngestConcurrency = DefaultIngestConcurrency
+	}
+	b := &Bridge{
 		store:     store,
 		opts:      opts,
 		log:       opts.Logger,
 		platforms: map[Platform]PlatformAdapter{},
 		surfaces:  map[Surface]ChatSurface{},
 	}
+	b.group = &ingestGroup{b: b, maxBatch: opts.IngestBatch, maxRunning: opts.IngestConcurrency}
+	return b
 }
 
 // ExponentialBackoff doubles from base up to max.
@@ -186,10 +202,27 @@ type IngestResult struct {
 
 // Ingest stores an inbound event exactly once, in one transaction with the
 // jobs that show it in chat. A redelivered event changes nothing.
+// Concurrent new messages are stored together, a batch in one transaction
+// (see IngestBatch), each acknowledged once its batch committed.
 func (b *Bridge) Ingest(ctx context.Context, ev InboundEvent) (IngestResult, error) {
-	if ev.Platform == "" || ev.Account.ExternalID == "" || ev.Thread == "" || ev.Sender.ExternalUserID == "" || ev.PlatformMessageID == "" {
-		return IngestResult{}, fmt.Errorf("%w: inbound event lacks platform, account, thread, sender or message id", ErrInvalidInput)
+	if err := validInbound(ev); err != nil {
+		return IngestResult{}, err
 	}
+	if ev.Kind == EventMessage {
+		return b.group.submit(ctx, ev)
+	}
+	return b.ingestOne(ctx, ev)
+}
+
+func validInbound(ev InboundEvent) error {
+	if ev.Platform == "" || ev.Account.ExternalID == "" || ev.Thread == "" || ev.Sender.ExternalUserID == "" || ev.PlatformMessageID == "" {
+		return fmt.Errorf("%w: inbound event lacks platform, account, thread, sender or message id", ErrInvalidInput)
+	}
+	return nil
+}
+
+// ingestOne stores one valid event in a transaction of its own.
+func (b *Bridge) ingestOne(ctx context.Context, ev InboundEvent) (IngestResult, error) {
 	var res IngestResult
 	err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		res = IngestResult{}
@@ -217,6 +250,11 @@ func (b *Bridge) ingestTx(ctx context.Context, tx Tx, ev InboundEvent) (IngestRe
 	if err := markDelivery(ctx, tx, ev.Platform, ev.DeliveryID, now); err != nil {
 		return IngestResult{}, err
 	}
+	return b.ingestMarked(ctx, tx, ev, now)
+}
+
+// ingestMarked stores an event whose delivery id is already recorded in tx.
+func (b *Bridge) ingestMarked(ctx context.Context, tx Tx, ev InboundEvent, now time.Time) (IngestResult, error) {
 	if ev.Kind == EventSurveyAnswer {
 		return b.answerSurvey(ctx, tx, ev, now)
 	}

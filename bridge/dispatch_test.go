@@ -27,9 +27,19 @@ func stores(t *testing.T, fn func(t *testing.T, h *harness)) {
 }
 
 // onBothStores runs fn on a fresh store of each backend.
+// storeKinds open a fresh, migrated store of each backend.
+var storeKinds = []struct {
+	name string
+	open func(t *testing.T) bridge.Store
+}{
+	{"sqlite", func(t *testing.T) bridge.Store { return open.SQLite(t, sqlite.Options{}) }},
+	{"postgres", func(t *testing.T) bridge.Store { return open.Postgres(t, 4) }},
+}
+
 func onBothStores(t *testing.T, fn func(t *testing.T, s bridge.Store)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, open.SQLite(t, sqlite.Options{})) })
-	t.Run("postgres", func(t *testing.T) { fn(t, open.Postgres(t, 4)) })
+	for _, kind := range storeKinds {
+		t.Run(kind.name, func(t *testing.T) { fn(t, kind.open(t)) })
+	}
 }
 
 func (h *harness) do(actor bridge.Actor, text string) (bridge.CommandResult, error) {

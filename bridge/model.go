@@ -115,6 +115,12 @@ type Identity struct {
 	AvatarURL      string
 }
 
+// HasProfile reports whether the identity already shows every profile
+// field p gives, so that an upsert of p would change nothing.
+func (i Identity) HasProfile(p UpsertIdentityParams) bool {
+	return (p.Name == "" || p.Name == i.Name) && (p.Handle == "" || p.Handle == i.Handle) && (p.AvatarURL == "" || p.AvatarURL == i.AvatarURL)
+}
+
 // Agent is a person who works conversations. Chat surfaces identify agents by
 // their own user ids; the bridge only ever refers to AgentID.
 type Agent struct {

@@ -237,11 +237,16 @@ func (b *Bridge) loadClocks(ctx context.Context, tx Tx, conv Conversation, now t
 	if err != nil {
 		return nil, err
 	}
+	return b.clocksOf(conv, list, now), nil
+}
+
+// clocksOf holds a conversation's clocks as read from the store.
+func (b *Bridge) clocksOf(conv Conversation, list []SLAClock, now time.Time) *slaClocks {
 	cs := &slaClocks{b: b, conv: conv, now: now, byKey: map[SLAClockKind]*SLAClock{}, dirty: map[SLAClockKind]bool{}}
 	for i := range list {
 		cs.byKey[list[i].Kind] = &list[i]
 	}
-	return cs, nil
+	return cs
 }
 
 func (cs *slaClocks) save(ctx context.Context, tx Tx) error {
@@ -356,16 +361,23 @@ func (b *Bridge) slaCustomerMessage(ctx context.Context, tx Tx, conv Conversatio
 	if err != nil {
 		return err
 	}
+	cs.customerWrote(isNew)
+	return cs.save(ctx, tx)
+}
+
+// customerWrote starts what a customer's message starts: every clock of a
+// new conversation, else the next response once the first was answered.
+// Applying it again for another message of the same moment changes nothing.
+func (cs *slaClocks) customerWrote(isNew bool) {
 	switch {
 	case isNew:
 		cs.restart(ClockFirstResponse)
 		cs.restart(ClockResolution)
-	case conv.FirstResponseAt != nil:
+	case cs.conv.FirstResponseAt != nil:
 		if c := cs.byKey[ClockNextResponse]; c == nil || c.State != SLARunning {
 			cs.restart(ClockNextResponse)
 		}
 	}
-	return cs.save(ctx, tx)
 }
 
 // slaReplied runs when an agent reply is accepted for delivery: it answers

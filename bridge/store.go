@@ -37,6 +37,7 @@ type Tx interface {
 	DraftTx
 	WorkingHoursTx
 	ReceiptTx
+	BatchIngestTx
 
 	// MarkProcessed records an inbound delivery id (a Slack event_id, a
 	// Telegram update_id) and reports whether it was seen for the first time.

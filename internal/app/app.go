@@ -150,6 +150,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		KeepUnassignedOnReply: !cfg.ClaimOnReply,
 		DMHandoff:             cfg.DMHandoff,
 		CSAT:                  cfg.SLA.CSAT(),
+		IngestBatch:           cfg.Jobs.IngestBatch,
+		IngestConcurrency:     cfg.Jobs.IngestConcurrency,
 	})
 	if a.telegram != nil {
 		a.bridge.AddPlatform(a.telegram)

@@ -93,6 +93,9 @@ type Jobs struct {
 	MaxConns      int
 	PollInterval  time.Duration
 	FetchCooldown time.Duration
+	// IngestBatch and IngestConcurrency size group commit (bridge.Options).
+	IngestBatch       int
+	IngestConcurrency int
 }
 
 // Meta configures the Meta adapter (Messenger, Instagram); it is off
@@ -307,10 +310,18 @@ func durationOrZero(dst func(*Config) *time.Duration) func(*Config, string) erro
 }
 
 func nonNegative(dst func(*Config) *int) func(*Config, string) error {
+	return atLeast(0, "must be a whole number, 0 for the default", dst)
+}
+
+func positive(dst func(*Config) *int) func(*Config, string) error {
+	return atLeast(1, "must be a whole number of at least 1", dst)
+}
+
+func atLeast(least int, hint string, dst func(*Config) *int) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return fmt.Errorf("must be a whole number, 0 for the default (got %q)", v)
+		if err != nil || n < least {
+			return fmt.Errorf("%s (got %q)", hint, v)
 		}
 		*dst(c) = n
 		return nil
@@ -428,6 +439,10 @@ func Keys() []Key {
 			durationOrZero(func(c *Config) *time.Duration { return &c.Jobs.PollInterval })},
 		{"THREADLINE_JOB_FETCH_COOLDOWN", "5ms", false, "Least time between two job fetches: about the most a job waits for pickup while jobs keep coming (PostgreSQL notifies workers of new jobs at most every 20 ms per replica, and they poll).",
 			duration(func(c *Config) *time.Duration { return &c.Jobs.FetchCooldown })},
+		{"THREADLINE_INGEST_BATCH", "64", false, "Most customer messages, arriving at once, stored in one transaction (group commit); 1 stores each in its own.",
+			positive(func(c *Config) *int { return &c.Jobs.IngestBatch })},
+		{"THREADLINE_INGEST_CONCURRENCY", "2", false, "Ingest transactions run at once by this process; messages that arrive meanwhile wait and are stored together in the next.",
+			positive(func(c *Config) *int { return &c.Jobs.IngestConcurrency })},
 		{"THREADLINE_URGENT_KEYWORDS", "hacked,fraud,scam,stolen,safety,emergency", false, "Comma-separated words that make a customer message P1 (urgent) at ingest; empty turns the rule off.",
 			func(c *Config, v string) error {
 				c.UrgentKeywords = nil

@@ -25,7 +25,7 @@ type drainArgs struct {
 func (drainArgs) Kind() string { return "threadline_drain" }
 
 // Lane jobs keep their own attempt count per delivery; River's attempts only
-// count infrastructure errors (database down), so they get many (see Enqueue).
+// count infrastructure errors (database down), so they get many (see EnqueueMany).
 // Runner works one job; *bridge.RetryAfterError snoozes it without using an
 // attempt.
 type Runner interface {
@@ -105,14 +105,19 @@ func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue[TTx], er
 	return &Queue[TTx]{driver: driver, insert: insert, opts: opts}, nil
 }
 
-// Enqueue inserts j in tx.
-func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, j bridge.Job) error {
-	opts := &river.InsertOpts{MaxAttempts: 100}
-	// River's priorities run 1 (first) to 4, as ours do.
-	if j.Priority >= bridge.P1 && j.Priority <= bridge.P4 {
-		opts.Priority = int(j.Priority)
+// EnqueueMany inserts jobs in tx in one statement (and at most one
+// notification), however many a transaction enqueued.
+func (q *Queue[TTx]) EnqueueMany(ctx context.Context, tx TTx, jobs []bridge.Job) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		opts := &river.InsertOpts{MaxAttempts: 100}
+		// River's priorities run 1 (first) to 4, as ours do.
+		if j.Priority >= bridge.P1 && j.Priority <= bridge.P4 {
+			opts.Priority = int(j.Priority)
+		}
+		params[i] = river.InsertManyParams{Args: drainArgs{j}, InsertOpts: opts}
 	}
-	_, err := q.insert.InsertTx(ctx, tx, drainArgs{j}, opts)
+	_, err := q.insert.InsertManyTx(ctx, tx, params)
 	return err
 }
 

@@ -139,9 +139,9 @@ func (s *Store) rawTx(ctx context.Context, fn func(ctx context.Context, tx *sql.
 // InTx implements bridge.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx bridge.Tx) error) error {
 	return s.rawTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return fn(ctx, sqlstore.NewTx(executor{tx}, dialect, func(ctx context.Context, j bridge.Job) error {
-			return s.Queue.Enqueue(ctx, tx, j)
-		}))
+		return sqlstore.InTx(ctx, executor{tx}, dialect, func(ctx context.Context, jobs []bridge.Job) error {
+			return s.Queue.EnqueueMany(ctx, tx, jobs)
+		}, fn)
 	})
 }
 

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/threadline/threadline/bridge"
 )
 
@@ -50,6 +52,13 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 type ts time.Time
 
 func (t ts) Value() (driver.Value, error) { return time.Time(t).UTC().Format(timeLayout), nil }
+
+// TimestamptzValue lets pgx send a time to PostgreSQL in binary as it is;
+// with Value alone it first fails to encode the text as binary, building
+// an error every time, before it falls back to text.
+func (t ts) TimestamptzValue() (pgtype.Timestamptz, error) {
+	return pgtype.Timestamptz{Time: time.Time(t).UTC(), Valid: true}, nil
+}
 
 func tsPtr(t *time.Time) any {
 	if t == nil {
@@ -137,15 +146,34 @@ func idOf[T ~int64](dst *T) nullID[T] { return nullID[T]{dst} }
 
 // Tx implements bridge.Tx over one open transaction.
 type Tx struct {
-	ex      Executor
-	d       Dialect
-	enqueue func(ctx context.Context, j bridge.Job) error
+	ex Executor
+	d  Dialect
+	// jobs waits for the end of the transaction (see InTx).
+	jobs []bridge.Job
 }
 
-// NewTx wraps an open transaction. enqueue inserts a job in that same
-// transaction.
-func NewTx(ex Executor, d Dialect, enqueue func(context.Context, bridge.Job) error) *Tx {
-	return &Tx{ex: ex, d: d, enqueue: enqueue}
+// InsertJobs inserts a transaction's jobs in that same transaction.
+type InsertJobs func(ctx context.Context, jobs []bridge.Job) error
+
+// InTx runs fn over a Tx on ex, an open transaction, then inserts the jobs
+// fn enqueued with one call of insert, before the caller commits: a
+// transaction that stores a batch of messages sends one job insert, not
+// one per message.
+func InTx(ctx context.Context, ex Executor, d Dialect, insert InsertJobs, fn func(ctx context.Context, tx bridge.Tx) error) error {
+	t := &Tx{ex: ex, d: d}
+	if err := fn(ctx, t); err != nil {
+		return err
+	}
+	if len(t.jobs) == 0 {
+		return nil
+	}
+	if insert == nil {
+		return errNoEnqueue
+	}
+	if err := insert(ctx, t.jobs); err != nil {
+		return fmt.Errorf("enqueue %d jobs: %w", len(t.jobs), err)
+	}
+	return nil
 }
 
 var _ bridge.Tx = (*Tx)(nil)
@@ -161,14 +189,18 @@ func (t *Tx) notFound(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-func (t *Tx) Enqueue(ctx context.Context, j bridge.Job) error {
-	if err := t.enqueue(ctx, j); err != nil {
-		return fmt.Errorf("enqueue job %d/%s: %w", j.ConversationID, j.Target, err)
+// Enqueue keeps one job per lane (conversation and target): a job drains
+// its whole lane, so a second one for the same lane would only find it
+// busy or empty. The one kept takes the most urgent priority asked.
+func (t *Tx) Enqueue(_ context.Context, j bridge.Job) error {
+	for i := range t.jobs {
+		if t.jobs[i].ConversationID == j.ConversationID && t.jobs[i].Target == j.Target {
+			t.jobs[i].Priority = min(t.jobs[i].Priority, j.Priority)
+			return nil
+		}
 	}
+	t.jobs = append(t.jobs, j)
 	return nil
 }
 
 var errNoEnqueue = errors.New("this transaction cannot enqueue jobs")
-
-// NoEnqueue is for transactions opened where no job queue is attached.
-func NoEnqueue(context.Context, bridge.Job) error { return errNoEnqueue }

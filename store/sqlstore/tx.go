@@ -76,7 +76,7 @@ func identityDest(i *bridge.Identity) []any {
 func (t *Tx) UpsertIdentity(ctx context.Context, p bridge.UpsertIdentityParams) (bridge.Identity, error) {
 	i, err := scanIdentity(t.ex.QueryRow(ctx, `SELECT `+identityCols+` FROM identities WHERE account_id = $1 AND external_user_id = $2`, p.AccountID, p.ExternalUserID))
 	if err == nil {
-		if (p.Name == "" || p.Name == i.Name) && (p.Handle == "" || p.Handle == i.Handle) && (p.AvatarURL == "" || p.AvatarURL == i.AvatarURL) {
+		if i.HasProfile(p) {
 			return i, nil
 		}
 		i, err = scanIdentity(t.ex.QueryRow(ctx, `UPDATE identities SET

@@ -11,25 +11,35 @@ import (
 const slaClockCols = `conversation_id, clock, cycle, state, target_us, started_at, consumed_us, segment_at, due_at, warn_at,
 	next_check_at, warned_at, breached_at, stopped_at`
 
+const slaClockSelect = `SELECT ` + slaClockCols + ` FROM sla_clocks`
+
 func (t *Tx) ListSLAClocks(ctx context.Context, conv bridge.ConversationID) ([]bridge.SLAClock, error) {
-	rows, err := t.ex.Query(ctx, `SELECT `+slaClockCols+` FROM sla_clocks WHERE conversation_id = $1`, conv)
+	rows, err := t.ex.Query(ctx, slaClockSelect+` WHERE conversation_id = $1`, conv)
 	if err != nil {
 		return nil, fmt.Errorf("list SLA clocks: %w", err)
 	}
 	defer rows.Close()
 	var out []bridge.SLAClock
 	for rows.Next() {
-		var c bridge.SLAClock
-		var target, consumed int64
-		if err := rows.Scan(&c.ConversationID, &c.Kind, &c.Cycle, &c.State, &target, st(&c.StartedAt), &consumed,
-			nullTime{&c.SegmentAt}, nullTime{&c.DueAt}, nullTime{&c.WarnAt}, nullTime{&c.NextCheckAt},
-			nullTime{&c.WarnedAt}, nullTime{&c.BreachedAt}, nullTime{&c.StoppedAt}); err != nil {
-			return nil, fmt.Errorf("scan SLA clock: %w", err)
+		c, err := scanSLAClock(rows)
+		if err != nil {
+			return nil, err
 		}
-		c.Target, c.Consumed = time.Duration(target)*time.Microsecond, time.Duration(consumed)*time.Microsecond
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+func scanSLAClock(r Row) (bridge.SLAClock, error) {
+	var c bridge.SLAClock
+	var target, consumed int64
+	if err := r.Scan(&c.ConversationID, &c.Kind, &c.Cycle, &c.State, &target, st(&c.StartedAt), &consumed,
+		nullTime{&c.SegmentAt}, nullTime{&c.DueAt}, nullTime{&c.WarnAt}, nullTime{&c.NextCheckAt},
+		nullTime{&c.WarnedAt}, nullTime{&c.BreachedAt}, nullTime{&c.StoppedAt}); err != nil {
+		return c, fmt.Errorf("scan SLA clock: %w", err)
+	}
+	c.Target, c.Consumed = time.Duration(target)*time.Microsecond, time.Duration(consumed)*time.Microsecond
+	return c, nil
 }
 
 func (t *Tx) SaveSLAClock(ctx context.Context, c bridge.SLAClock) error {

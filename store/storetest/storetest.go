@@ -51,6 +51,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"ReplyDrafts", testDrafts},
 		{"LoadConversationInOneRead", testLoadConversation},
 		{"LatestConversationNextSeq", testLatestConversationNextSeq},
+		{"BatchIngestStatements", testBatchIngest},
+		{"JobsOnePerLane", testJobsOnePerLane},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
