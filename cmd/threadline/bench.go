@@ -24,7 +24,7 @@ func runBench(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	fs.IntVar(&o.Senders, "senders", 32, "webhook requests in flight")
 	fs.Float64Var(&o.Duplicates, "duplicates", 0.1, "share of webhooks delivered twice")
 	fs.IntVar(&o.Replies, "replies", 50, "conversations answered by an agent from Slack")
-	fs.BoolVar(&o.Baseline, "baseline", false, "also measure PostgreSQL's raw insert commit rate")
+	fs.BoolVar(&o.Baseline, "baseline", false, "also measure PostgreSQL's raw insert commit rate, and durable ingest alone (the same load from new customers, no job running)")
 	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "how long to wait for everything to arrive")
 	chaos := fs.Bool("chaos", false, "fault run: kill -9 a child `threadline serve` under load and restart it, with 429s and lost answers from the emulators")
 	kills := fs.Int("kills", 5, "with --chaos: how many kills")

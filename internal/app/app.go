@@ -48,6 +48,8 @@ type App struct {
 	roles    *tlslack.RoleDirectory
 	mount    func(r chi.Router)
 	tracing  *tracing.Tracing // nil: tracing off
+	// ingestOnly: see Options.IngestOnly.
+	ingestOnly bool
 }
 
 // Options adjusts an App for tests, the demo and the bench harness.
@@ -65,6 +67,10 @@ type Options struct {
 	StatementTracer pgx.QueryTracer
 	// SpanExporter turns tracing on with spans sent there (tests).
 	SpanExporter sdktrace.SpanExporter
+	// IngestOnly answers requests and stores what they bring but works no
+	// jobs and runs no background loop: the bench harness measures durable
+	// ingest alone with it.
+	IngestOnly bool
 }
 
 // New opens the store and assembles the bridge, the connected platforms and
@@ -81,7 +87,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, clock: opts.Clock, log: log, store: st, metrics: metrics.New(), mount: opts.Mount}
+	a := &App{cfg: cfg, clock: opts.Clock, log: log, store: st, metrics: metrics.New(), mount: opts.Mount, ingestOnly: opts.IngestOnly}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -287,12 +293,14 @@ func (a *App) close() {
 	a.store.Close()
 }
 
-// Run serves HTTP and works jobs until ctx ends, then shuts down in order:
-// stop taking requests, let running jobs finish, close the store.
-func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	defer a.close()
+// background starts the job workers and returns the loops Run keeps going
+// beside the server: none for an ingest-only App.
+func (a *App) background(ctx context.Context) ([]func(context.Context) error, error) {
+	if a.ingestOnly {
+		return nil, nil
+	}
 	if err := a.store.StartWorkers(ctx, a.jobRunner()); err != nil {
-		return err
+		return nil, err
 	}
 	loops := []func(context.Context) error{a.rescueLoop, a.backlogLoop, a.jobLoop, a.slaLoop, a.slaStandingLoop, a.snoozeLoop}
 	if a.roles != nil {
@@ -308,12 +316,22 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if a.telegram != nil && a.cfg.Telegram.Mode == "poll" {
 		loops = append(loops, func(ctx context.Context) error { return a.telegram.RunPoller(ctx, a.store, a.bridge) })
 	}
+	return loops, nil
+}
+
+// Run serves HTTP and works jobs until ctx ends, then shuts down in order:
+// stop taking requests, let running jobs finish, close the store.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	defer a.close()
+	loops, err := a.background(ctx)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, len(loops))
 	for _, loop := range loops {
 		go func() { errc <- loop(ctx) }()
 	}
 	if ln == nil {
-		var err error
 		if ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
 			return err
 		}

@@ -49,7 +49,9 @@ type Options struct {
 	Duplicates float64
 	// Replies is how many conversations get an agent reply from Slack.
 	Replies int
-	// Baseline also measures the raw insert commit rate of the PostgreSQL.
+	// Baseline also measures the raw insert commit rate of the PostgreSQL,
+	// and durable ingest alone: the same webhooks, from other customers,
+	// to a Threadline that works no jobs.
 	Baseline bool
 	// Timeout bounds the wait for everything to arrive.
 	Timeout time.Duration
@@ -72,6 +74,11 @@ type Report struct {
 	Resent                   int
 	PeakRSSKiB               int64
 	BaselineInsertsPerSecond float64
+	// IngestAloneWebhooks were acknowledged, IngestAloneRate per second
+	// with IngestAloneP99 the ack p99, while no job ran (Baseline).
+	IngestAloneWebhooks int
+	IngestAloneRate     float64
+	IngestAloneP99      time.Duration
 	// StatementsPerMessage is the PostgreSQL statements the server sent
 	// (webhooks and jobs, BEGIN and COMMIT included) per customer message,
 	// counted until every message and reply arrived.
@@ -94,6 +101,13 @@ func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "peak RSS                   %.1f MiB\n", float64(r.PeakRSSKiB)/1024)
 	if r.BaselineInsertsPerSecond > 0 {
 		fmt.Fprintf(w, "baseline insert commits/s  %.0f (ingest is %.2fx of it)\n", r.BaselineInsertsPerSecond, r.AckRate/r.BaselineInsertsPerSecond)
+	}
+	if r.IngestAloneRate > 0 {
+		fmt.Fprintf(w, "ingest alone acks/s        %.0f, ack p99 %s (%d webhooks, no job running", r.IngestAloneRate, ms(r.IngestAloneP99), r.IngestAloneWebhooks)
+		if r.BaselineInsertsPerSecond > 0 {
+			fmt.Fprintf(w, "; %.2fx of the baseline", r.IngestAloneRate/r.BaselineInsertsPerSecond)
+		}
+		fmt.Fprintln(w, ")")
 	}
 	if r.StatementsPerMessage > 0 {
 		fmt.Fprintf(w, "DB statements per message  %.1f (ingest, Slack post and replies)\n", r.StatementsPerMessage)
@@ -157,10 +171,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		"THREADLINE_SLACK_POST_INTERVAL": "1ns", "THREADLINE_SLACK_UPDATE_INTERVAL": "1ns", "THREADLINE_TELEGRAM_CHAT_INTERVAL": "1ns",
 	}
 	var statements postgres.StatementCounter
-	base, stop, err := serve(ctx, env, o.DatabaseURL != "", o.Logger, app.Options{StatementTracer: &statements})
+	base, stopServer, err := serve(ctx, env, o.DatabaseURL != "", o.Logger, app.Options{StatementTracer: &statements})
 	if err != nil {
 		return Report{}, err
 	}
+	stop := sync.OnceFunc(stopServer)
 	defer stop()
 
 	rep := Report{Store: "embedded SQLite"}
@@ -173,7 +188,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 	}
 	start := time.Now()
-	sentAt, acks, dups, resent, err := sendWebhooks(ctx, base, o)
+	sentAt, acks, dups, resent, err := sendWebhooks(ctx, base, o, 0)
 	if err != nil {
 		return rep, err
 	}
@@ -202,7 +217,31 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	rep.Slack429 = sl.RateLimited()
 	rep.PeakRSSKiB = peakRSS()
 	rep.Elapsed = time.Since(start)
+	if o.Baseline {
+		stop()
+		acks, took, err := ingestAlone(ctx, env, o)
+		if err != nil {
+			return rep, err
+		}
+		rep.IngestAloneWebhooks, rep.IngestAloneRate, rep.IngestAloneP99 = len(acks), float64(len(acks))/took.Seconds(), percentile(acks, .99)
+	}
 	return rep, nil
+}
+
+// ingestAlone restarts Threadline on the same store without job workers and
+// sends the load again from as many new customers: what the webhooks cost
+// when nothing else competes for the machine, the figure to read against
+// the raw insert baseline. The messages it stores stay queued.
+func ingestAlone(ctx context.Context, env map[string]string, o Options) (acks []time.Duration, took time.Duration, err error) {
+	base, stop, err := serve(ctx, env, false, o.Logger, app.Options{IngestOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer stop()
+	o.Duplicates = 0
+	start := time.Now()
+	_, acks, _, _, err = sendWebhooks(ctx, base, o, o.Customers)
+	return acks, time.Since(start), err
 }
 
 func migrate(ctx context.Context, cfg config.Config) error {
@@ -228,16 +267,16 @@ func update(id int64, customer, msg int) []byte {
 	return b
 }
 
-// sendWebhooks posts every customer's messages in order (one customer is
-// handled by one sender at a time) and redelivers a share of them.
-func sendWebhooks(ctx context.Context, base string, o Options) (map[string]time.Time, []time.Duration, int, int, error) {
+// sendWebhooks posts the messages of customers first to first+o.Customers-1
+// in order (one customer is handled by one sender at a time) and
+// redelivers a share of them.
+func sendWebhooks(ctx context.Context, base string, o Options, first int) (map[string]time.Time, []time.Duration, int, int, error) {
 	type job struct{ customer int }
 	jobs := make(chan job)
 	var mu sync.Mutex
 	sentAt := map[string]time.Time{}
 	var acks []time.Duration
 	var dups atomic.Int64
-	var nextUpdate atomic.Int64
 	var firstErr atomic.Value
 	var tick <-chan time.Time
 	if o.Rate > 0 {
@@ -257,7 +296,8 @@ func sendWebhooks(ctx context.Context, base string, o Options) (map[string]time.
 					if tick != nil {
 						<-tick
 					}
-					body := update(nextUpdate.Add(1), j.customer, m)
+					// Unique per message however the senders interleave.
+					body := update(int64(j.customer*o.Messages+m+1), j.customer, m)
 					id := fmt.Sprintf("m%d-%d", j.customer, m)
 					mu.Lock()
 					sentAt[id] = time.Now()
@@ -283,7 +323,7 @@ func sendWebhooks(ctx context.Context, base string, o Options) (map[string]time.
 	}
 	for c := range o.Customers {
 		select {
-		case jobs <- job{c}:
+		case jobs <- job{first + c}:
 		case <-ctx.Done():
 		}
 	}
