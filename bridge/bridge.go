@@ -83,6 +83,13 @@ type DestinationMetrics interface {
 	DeliveryTo(destination, outcome string)
 }
 
+// IngestMetrics is an optional ability of Metrics: the size of each ingest
+// transaction (group commit), and whether it stored its messages or was
+// rolled back for them to be stored one by one.
+type IngestMetrics interface {
+	IngestBatch(messages int, stored bool)
+}
+
 type nopMetrics struct{}
 
 func (nopMetrics) DeliveryDone(Target, string)            {}

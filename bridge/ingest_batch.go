@@ -121,6 +121,9 @@ func (b *Bridge) ingestCalls(ctx context.Context, calls []*ingestCall) {
 		if batchStored = err == nil; !batchStored {
 			b.log.Warn("ingest batch failed, storing its messages one by one", "messages", len(batch), "reason", err)
 		}
+		if m, ok := b.opts.Metrics.(IngestMetrics); ok {
+			m.IngestBatch(len(batch), batchStored)
+		}
 	}
 	for _, c := range calls {
 		if c.out.Err != nil || (batchStored && c.ev.Kind == EventMessage) {
@@ -431,6 +434,9 @@ func (g *ingestGroup) run() {
 		if len(batch) == 1 {
 			c := batch[0]
 			c.out.Result, c.out.Err = g.b.ingestOne(c.ctx, c.ev)
+			if m, ok := g.b.opts.Metrics.(IngestMetrics); ok {
+				m.IngestBatch(1, c.out.Err == nil)
+			}
 		} else {
 			g.b.ingestCalls(ctx, batch)
 		}

@@ -27,6 +27,7 @@ type Registry struct {
 	deliveryLatency *prometheus.HistogramVec
 	slaAlerts       *prometheus.CounterVec
 	slaStandings    *prometheus.GaugeVec
+	ingestBatches   *prometheus.HistogramVec
 	jobs            jobGauges
 }
 
@@ -67,9 +68,13 @@ func New() *Registry {
 			Name: "threadline_sla_alerts_total", Help: "SLA alerts raised (each once, whichever replica raised it), by kind: warning or breach.",
 		}, []string{"kind"}),
 		slaStandings: newSLAStandings(),
+		ingestBatches: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "threadline_ingest_batch_messages", Help: "Messages per ingest transaction (group commit), by outcome: stored, or singly when the batch was rolled back and its messages stored one by one.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128},
+		}, []string{"outcome"}),
 	}
 	r.reg.MustRegister(r.slaStandings)
-	r.reg.MustRegister(r.webhooks, r.webhookLatency, r.deliveries, r.byDestination, r.repeats, r.rateLimited, r.queueDepth, r.queueAge, r.deliveryLatency, r.slaAlerts,
+	r.reg.MustRegister(r.webhooks, r.webhookLatency, r.deliveries, r.byDestination, r.repeats, r.rateLimited, r.queueDepth, r.queueAge, r.deliveryLatency, r.slaAlerts, r.ingestBatches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.jobs = newJobGauges(r.reg)
 	return r
@@ -128,7 +133,17 @@ func (r *Registry) QueueState(lane string, depth int, oldest time.Duration) {
 var (
 	_ bridge.Metrics            = (*Registry)(nil)
 	_ bridge.DestinationMetrics = (*Registry)(nil)
+	_ bridge.IngestMetrics      = (*Registry)(nil)
 )
+
+// IngestBatch implements bridge.IngestMetrics.
+func (r *Registry) IngestBatch(messages int, stored bool) {
+	outcome := "stored"
+	if !stored {
+		outcome = "singly"
+	}
+	r.ingestBatches.WithLabelValues(outcome).Observe(float64(messages))
+}
 
 // DeliveryTo implements bridge.DestinationMetrics.
 func (r *Registry) DeliveryTo(destination, outcome string) {

@@ -20,6 +20,8 @@ func TestExposition(t *testing.T) {
 	r.QueueState("platform", 4, 2*time.Second)
 	r.SLAAlerts(bridge.SLACheckResult{Warnings: 2, Breaches: 1})
 	r.SLAStandings(bridge.SLAStandings{OK: 7, Breached: 3})
+	r.IngestBatch(12, true)
+	r.IngestBatch(3, false)
 
 	rec := httptest.NewRecorder()
 	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -36,6 +38,9 @@ func TestExposition(t *testing.T) {
 		`threadline_sla_conversations{state="warning"} 0`,
 		`threadline_sla_conversations{state="breached"} 3`,
 		`threadline_webhook_ack_seconds_bucket{source="telegram",le="0.005"} 1`,
+		`threadline_ingest_batch_messages_bucket{outcome="stored",le="8"} 0`,
+		`threadline_ingest_batch_messages_bucket{outcome="stored",le="16"} 1`,
+		`threadline_ingest_batch_messages_sum{outcome="singly"} 3`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {
