@@ -271,7 +271,12 @@ func (b *Bridge) ingestMarked(ctx context.Context, tx Tx, ev InboundEvent, now t
 	if err != nil {
 		return IngestResult{}, err
 	}
+	return b.ingestInThread(ctx, tx, ev, account, identity, thread, now)
+}
 
+// ingestInThread stores a message or edit of a customer's thread, found or
+// created (and locked) in tx.
+func (b *Bridge) ingestInThread(ctx context.Context, tx Tx, ev InboundEvent, account Account, identity Identity, thread PlatformThread, now time.Time) (IngestResult, error) {
 	// A new message is not looked up first: its insert below finds a copy
 	// stored before (the unique platform id), and ErrDuplicateEvent then
 	// rolls back whatever this transaction did. One round trip fewer for

@@ -39,11 +39,17 @@ type BatchIngestTx interface {
 	// (one may be given more than once), locking them in the order given;
 	// the results are in that order.
 	UpsertPlatformThreads(ctx context.Context, ps []UpsertPlatformThreadParams) ([]PlatformThread, error)
-	// OpenConversationsNextSeqs takes Count sequence numbers in the
-	// conversation LatestConversation picks for each thread, when it is
-	// open, and locks it; the result has those conversations by thread, with
-	// LastSeq the last number taken. Other threads are left untouched.
-	OpenConversationsNextSeqs(ctx context.Context, reqs []SeqRequest) (map[PlatformThreadID]Conversation, error)
+	// LatestConversationsNextSeqs returns, by thread, the conversation
+	// LatestConversation picks, locked, with Count sequence numbers taken
+	// (LastSeq the last) when it is open. Threads without one are absent.
+	LatestConversationsNextSeqs(ctx context.Context, reqs []SeqRequest) (map[PlatformThreadID]Conversation, error)
+	// CreateConversations is CreateConversation for several threads, each
+	// once; the results are in ps' order.
+	CreateConversations(ctx context.Context, ps []CreateConversationParams) ([]Conversation, error)
+	// AppendAudits is AppendAudit for several entries.
+	AppendAudits(ctx context.Context, es []AuditEntry) error
+	// SaveSLAClocks is SaveSLAClock for several clocks, each once.
+	SaveSLAClocks(ctx context.Context, cs []SLAClock) error
 	// InsertMessages is InsertMessage for several messages, each with a
 	// platform message id; a message whose copy was stored before comes
 	// back as the zero Message.
@@ -146,6 +152,8 @@ type batchItem struct {
 	identity Identity
 	thread   PlatformThread
 	priority Priority
+	// starts: the item's message starts its conversation.
+	starts bool
 }
 
 // ingestBatchTx stores new messages in tx. It may run again after a
@@ -186,8 +194,10 @@ func (b *Bridge) ingestBatchTx(ctx context.Context, tx Tx, calls []*ingestCall) 
 		return err
 	}
 
-	// Threads whose conversation is open take their numbers in one
-	// statement; the others start or reopen one as a single message does.
+	// A thread's conversation is carried on when open, started when there
+	// is none or it was closed, all in a few statements; pending or
+	// resolved, the one-message path decides (reopen, or close and start
+	// anew).
 	count := map[PlatformThreadID]int64{}
 	for _, it := range items {
 		count[it.thread.ID]++
@@ -197,14 +207,26 @@ func (b *Bridge) ingestBatchTx(ctx context.Context, tx Tx, calls []*ingestCall) 
 		reqs = append(reqs, SeqRequest{Thread: th, Count: n})
 	}
 	slices.SortFunc(reqs, func(a, b SeqRequest) int { return cmp.Compare(a.Thread, b.Thread) })
-	open, err := tx.OpenConversationsNextSeqs(ctx, reqs)
+	latest, err := tx.LatestConversationsNextSeqs(ctx, reqs)
 	if err != nil {
 		return err
 	}
-	var joined []*batchItem
+	open := map[PlatformThreadID]Conversation{}
+	var joined, starting []*batchItem
+	startsThread := map[PlatformThreadID]bool{}
 	for _, it := range items {
-		if _, ok := open[it.thread.ID]; !ok {
-			res, err := b.ingestMarked(requestOf(ctx, it.call), tx, it.call.ev, now)
+		conv, found := latest[it.thread.ID]
+		switch {
+		case found && conv.Status == StatusOpen:
+			open[it.thread.ID] = conv
+		case !found || conv.Status == StatusClosed:
+			if !startsThread[it.thread.ID] {
+				startsThread[it.thread.ID] = true
+				it.starts = true
+				starting = append(starting, it)
+			}
+		default:
+			res, err := b.ingestInThread(requestOf(ctx, it.call), tx, it.call.ev, it.account, it.identity, it.thread, now)
 			if errors.Is(err, ErrDuplicateEvent) {
 				return errBatchSingly
 			}
@@ -216,10 +238,49 @@ func (b *Bridge) ingestBatchTx(ctx context.Context, tx Tx, calls []*ingestCall) 
 		}
 		joined = append(joined, it)
 	}
+	if err := b.startConversations(ctx, tx, starting, count, open, now); err != nil {
+		return err
+	}
 	if len(joined) == 0 {
 		return nil
 	}
-	return b.joinOpenConversations(ctx, tx, joined, open, now)
+	return b.joinOpenConversations(ctx, tx, joined, open, startsThread, now)
+}
+
+// startConversations opens a conversation for each item's thread, as
+// conversationFor does for a first message, with the numbers of the
+// thread's messages in the batch taken, and adds it to open.
+func (b *Bridge) startConversations(ctx context.Context, tx Tx, starting []*batchItem, count map[PlatformThreadID]int64, open map[PlatformThreadID]Conversation, now time.Time) error {
+	if len(starting) == 0 {
+		return nil
+	}
+	params := make([]CreateConversationParams, len(starting))
+	for i, it := range starting {
+		params[i] = CreateConversationParams{
+			PlatformThreadID: it.thread.ID, AccountID: it.account.ID, Platform: it.account.Platform,
+			IdentityID: it.identity.ID, Priority: it.priority, Source: it.thread.Source, CreatedAt: now,
+			LastSeq: count[it.thread.ID],
+		}
+	}
+	convs, err := tx.CreateConversations(ctx, params)
+	if err != nil {
+		return err
+	}
+	audits := make([]AuditEntry, len(convs))
+	var clocks []SLAClock
+	for i, conv := range convs {
+		open[conv.PlatformThreadID] = conv
+		audits[i] = AuditEntry{Action: "created", ConversationID: conv.ID, After: string(conv.Status), At: now}
+		if b.opts.SLA != nil {
+			cs := b.clocksOf(conv, nil, now)
+			cs.customerWrote(true)
+			clocks = append(clocks, cs.changed()...)
+		}
+	}
+	if err := tx.AppendAudits(ctx, audits); err != nil {
+		return err
+	}
+	return tx.SaveSLAClocks(ctx, clocks)
 }
 
 // batchThreads finds or creates the items' accounts, identities and
@@ -284,7 +345,7 @@ func (b *Bridge) batchThreads(ctx context.Context, tx Tx, items []*batchItem) er
 // threads, numbered in arrival order, with their deliveries, one job per
 // lane and the customer's SLA clocks, as conversationFor and ingestMarked
 // do for one message.
-func (b *Bridge) joinOpenConversations(ctx context.Context, tx Tx, items []*batchItem, open map[PlatformThreadID]Conversation, now time.Time) error {
+func (b *Bridge) joinOpenConversations(ctx context.Context, tx Tx, items []*batchItem, open map[PlatformThreadID]Conversation, started map[PlatformThreadID]bool, now time.Time) error {
 	next := map[PlatformThreadID]int64{}
 	for th, conv := range open {
 		next[th] = conv.LastSeq
@@ -347,37 +408,45 @@ func (b *Bridge) joinOpenConversations(ctx context.Context, tx Tx, items []*batc
 				return err
 			}
 		}
-		it.call.out.Result = IngestResult{ConversationID: conv.ID, Number: conv.Number, MessageID: m.ID}
+		it.call.out.Result = IngestResult{ConversationID: conv.ID, Number: conv.Number, MessageID: m.ID, NewConversation: it.starts}
 	}
 	if err := tx.InsertDeliveries(ctx, deliveries); err != nil {
 		return err
 	}
-	return b.batchClocks(ctx, tx, open, now)
+	return b.batchClocks(ctx, tx, open, started, now)
 }
 
-// batchClocks starts the clocks a customer's message starts, once per
-// conversation: a second message of the same batch would change nothing.
-func (b *Bridge) batchClocks(ctx context.Context, tx Tx, open map[PlatformThreadID]Conversation, now time.Time) error {
+// batchClocks starts the clocks a customer's message starts in a
+// conversation carried on, once per conversation: a second message of the
+// same batch would change nothing. Those started in the batch had theirs
+// started with them.
+func (b *Bridge) batchClocks(ctx context.Context, tx Tx, open map[PlatformThreadID]Conversation, started map[PlatformThreadID]bool, now time.Time) error {
 	if b.opts.SLA == nil {
 		return nil
 	}
-	ids := make([]ConversationID, 0, len(open))
-	for _, conv := range open {
-		ids = append(ids, conv.ID)
+	var ids []ConversationID
+	for th, conv := range open {
+		if !started[th] {
+			ids = append(ids, conv.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	slices.Sort(ids)
 	clocks, err := tx.ListSLAClocksOf(ctx, ids)
 	if err != nil {
 		return err
 	}
-	for _, conv := range open {
-		cs := b.clocksOf(conv, clocks[conv.ID], now)
-		cs.customerWrote(false)
-		if err := cs.save(ctx, tx); err != nil {
-			return err
+	var changed []SLAClock
+	for th, conv := range open {
+		if !started[th] {
+			cs := b.clocksOf(conv, clocks[conv.ID], now)
+			cs.customerWrote(false)
+			changed = append(changed, cs.changed()...)
 		}
 	}
-	return nil
+	return tx.SaveSLAClocks(ctx, changed)
 }
 
 // ingestGroup forms batches of the messages that arrive while earlier

@@ -250,14 +250,23 @@ func (b *Bridge) clocksOf(conv Conversation, list []SLAClock, now time.Time) *sl
 }
 
 func (cs *slaClocks) save(ctx context.Context, tx Tx) error {
-	for _, k := range SLAClockKinds {
-		if cs.dirty[k] {
-			if err := tx.SaveSLAClock(ctx, *cs.byKey[k]); err != nil {
-				return err
-			}
+	for _, c := range cs.changed() {
+		if err := tx.SaveSLAClock(ctx, c); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// changed returns the clocks to save, in SLAClockKinds order.
+func (cs *slaClocks) changed() []SLAClock {
+	var out []SLAClock
+	for _, k := range SLAClockKinds {
+		if cs.dirty[k] {
+			out = append(out, *cs.byKey[k])
+		}
+	}
+	return out
 }
 
 func (cs *slaClocks) hours() *businesshours.Schedule {

@@ -229,6 +229,9 @@ type CreateConversationParams struct {
 	Priority         Priority
 	Source           Source
 	CreatedAt        time.Time
+	// LastSeq counts the sequence numbers taken at creation, for the
+	// messages that start the conversation.
+	LastSeq int64
 }
 
 // ConversationFilter selects conversations; zero fields match everything.

@@ -63,7 +63,7 @@ func pgCode(err error) string {
 
 var dialect = sqlstore.Dialect{
 	ForUpdate:              " FOR UPDATE",
-	NextConversationNumber: "nextval('conversation_number_seq')",
+	NextConversationNumber: func(int) string { return "nextval('conversation_number_seq')" },
 	IsNoRows:               func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 	IsUniqueViolation:      func(err error) bool { return pgCode(err) == codeUniqueViolation },
 }

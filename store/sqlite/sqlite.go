@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -44,9 +45,13 @@ type Store struct {
 }
 
 var dialect = sqlstore.Dialect{
-	ForUpdate:              "", // every transaction is BEGIN IMMEDIATE: it already holds the write lock
-	NextConversationNumber: "(SELECT COALESCE(MAX(number), 1000) + 1 FROM conversations)",
-	IsNoRows:               func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
+	ForUpdate: "", // every transaction is BEGIN IMMEDIATE: it already holds the write lock
+	// SQLite reads every row of a VALUES list before it inserts one, so
+	// each row adds its place to the same maximum.
+	NextConversationNumber: func(row int) string {
+		return "(SELECT COALESCE(MAX(number), 1000) FROM conversations) + " + strconv.Itoa(row+1)
+	},
+	IsNoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
 	IsUniqueViolation: func(err error) bool {
 		var se *msqlite.Error
 		if !errors.As(err, &se) {

@@ -37,8 +37,9 @@ type Rows interface {
 type Dialect struct {
 	// ForUpdate is appended to SELECTs whose rows the transaction will change.
 	ForUpdate string
-	// NextConversationNumber is the SQL expression for a new conversation number.
-	NextConversationNumber string
+	// NextConversationNumber is the SQL expression for the number of the
+	// row-th (from 0) new conversation one statement inserts.
+	NextConversationNumber func(row int) string
 	// IsNoRows and IsUniqueViolation classify driver errors.
 	IsNoRows          func(error) bool
 	IsUniqueViolation func(error) bool

@@ -210,9 +210,9 @@ func convDest(c *bridge.Conversation, tags *string) []any {
 }
 
 func (t *Tx) CreateConversation(ctx context.Context, p bridge.CreateConversationParams) (bridge.Conversation, error) {
-	c, err := scanConv(t.ex.QueryRow(ctx, `INSERT INTO conversations (number, platform_thread_id, account_id, platform, identity_id, status, priority, source, created_at, updated_at)
-		VALUES (`+t.d.NextConversationNumber+`, $1, $2, $3, $4, 'open', $5, $6, $7, $7) RETURNING `+convCols,
-		p.PlatformThreadID, p.AccountID, p.Platform, p.IdentityID, p.Priority, p.Source, ts(p.CreatedAt)))
+	c, err := scanConv(t.ex.QueryRow(ctx, `INSERT INTO conversations (number, platform_thread_id, account_id, platform, identity_id, status, priority, source, created_at, updated_at, last_seq)
+		VALUES (`+t.d.NextConversationNumber(0)+`, $1, $2, $3, $4, 'open', $5, $6, $7, $7, $8) RETURNING `+convCols,
+		p.PlatformThreadID, p.AccountID, p.Platform, p.IdentityID, p.Priority, p.Source, ts(p.CreatedAt), p.LastSeq))
 	if err != nil && t.d.IsUniqueViolation(err) {
 		return c, fmt.Errorf("create conversation: thread %d already has an active one: %w", p.PlatformThreadID, bridge.ErrConflict)
 	}

@@ -155,35 +155,94 @@ func (t *Tx) UpsertPlatformThreads(ctx context.Context, ps []bridge.UpsertPlatfo
 	return out, nil
 }
 
-func (t *Tx) OpenConversationsNextSeqs(ctx context.Context, reqs []bridge.SeqRequest) (map[bridge.PlatformThreadID]bridge.Conversation, error) {
-	open := make(map[bridge.PlatformThreadID]bridge.Conversation, len(reqs))
+func (t *Tx) LatestConversationsNextSeqs(ctx context.Context, reqs []bridge.SeqRequest) (map[bridge.PlatformThreadID]bridge.Conversation, error) {
+	latest := make(map[bridge.PlatformThreadID]bridge.Conversation, len(reqs))
 	if len(reqs) == 0 {
-		return open, nil
+		return latest, nil
 	}
 	args := make([]any, 0, 2*len(reqs))
 	for _, r := range reqs {
 		args = append(args, int64(r.Thread), r.Count)
 	}
-	// The same choice of conversation as LatestConversation, taken only
-	// when it is open; updating it locks it as FOR UPDATE would.
+	// The choice of LatestConversation; updating the row locks it as FOR
+	// UPDATE would. RETURNING names no alias: SQLite allows none there.
 	rows, err := t.ex.Query(ctx, `WITH wanted (thread_id, n) AS (VALUES `+valuesList(len(reqs), 2, castBigint)+`)
-		UPDATE conversations AS c SET last_seq = c.last_seq + wanted.n FROM wanted
+		UPDATE conversations AS c SET last_seq = c.last_seq + CASE WHEN c.status = 'open' THEN wanted.n ELSE 0 END FROM wanted
 		WHERE c.id = (SELECT l.id FROM conversations l WHERE l.platform_thread_id = wanted.thread_id
 			ORDER BY CASE WHEN l.status = 'closed' THEN 1 ELSE 0 END, l.id DESC LIMIT 1)
-		AND c.status = 'open'
 		RETURNING `+convCols, args...)
 	if err != nil {
-		return nil, fmt.Errorf("open conversations of %d threads: %w", len(reqs), err)
+		return nil, fmt.Errorf("latest conversations of %d threads: %w", len(reqs), err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		c, err := scanConv(rows)
 		if err != nil {
-			return nil, fmt.Errorf("open conversations: %w", err)
+			return nil, fmt.Errorf("latest conversations: %w", err)
 		}
-		open[c.PlatformThreadID] = c
+		latest[c.PlatformThreadID] = c
 	}
-	return open, rows.Err()
+	return latest, rows.Err()
+}
+
+func (t *Tx) CreateConversations(ctx context.Context, ps []bridge.CreateConversationParams) ([]bridge.Conversation, error) {
+	out := make([]bridge.Conversation, len(ps))
+	if len(ps) == 0 {
+		return out, nil
+	}
+	index := make(map[bridge.PlatformThreadID]int, len(ps))
+	var values strings.Builder
+	args := make([]any, 0, 8*len(ps))
+	for i, p := range ps {
+		if _, twice := index[p.PlatformThreadID]; twice {
+			return nil, fmt.Errorf("create conversations: thread %d given twice: %w", p.PlatformThreadID, bridge.ErrInvalidInput)
+		}
+		index[p.PlatformThreadID] = i
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&values, "(%s, $%d, $%d, $%d, $%d, 'open', $%d, $%d, $%d, $%d, $%d)", t.d.NextConversationNumber(i),
+			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+7, n+8)
+		args = append(args, p.PlatformThreadID, p.AccountID, p.Platform, p.IdentityID, p.Priority, p.Source, ts(p.CreatedAt), p.LastSeq)
+	}
+	failed := func(err error) error {
+		if t.d.IsUniqueViolation(err) {
+			return fmt.Errorf("create %d conversations: a thread already has an active one: %w", len(ps), bridge.ErrConflict)
+		}
+		return fmt.Errorf("create %d conversations: %w", len(ps), err)
+	}
+	rows, err := t.ex.Query(ctx, `INSERT INTO conversations (number, platform_thread_id, account_id, platform, identity_id, status, priority, source, created_at, updated_at, last_seq)
+		VALUES `+values.String()+` RETURNING `+convCols, args...)
+	if err != nil {
+		return nil, failed(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanConv(rows)
+		if err != nil {
+			return nil, failed(err)
+		}
+		out[index[c.PlatformThreadID]] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, failed(err)
+	}
+	return out, nil
+}
+
+func (t *Tx) AppendAudits(ctx context.Context, es []bridge.AuditEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 6*len(es))
+	for _, e := range es {
+		args = append(args, nullable(e.ActorAgentID), e.Action, nullable(e.ConversationID), e.Before, e.After, ts(e.At))
+	}
+	if _, err := t.ex.Exec(ctx, `INSERT INTO audit_log (actor_agent_id, action, conversation_id, before, after, at) VALUES `+valuesList(len(es), 6, nil), args...); err != nil {
+		return fmt.Errorf("append %d audit entries: %w", len(es), err)
+	}
+	return nil
 }
 
 type messageKey struct {
@@ -239,6 +298,20 @@ func (t *Tx) InsertDeliveries(ctx context.Context, ds []bridge.Delivery) error {
 		VALUES `+valuesList(len(ds), 10, nil), args...)
 	if err != nil {
 		return fmt.Errorf("insert %d deliveries: %w", len(ds), err)
+	}
+	return nil
+}
+
+func (t *Tx) SaveSLAClocks(ctx context.Context, cs []bridge.SLAClock) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 14*len(cs))
+	for _, c := range cs {
+		args = append(args, slaClockArgs(c)...)
+	}
+	if _, err := t.ex.Exec(ctx, `INSERT INTO sla_clocks (`+slaClockCols+`) VALUES `+valuesList(len(cs), 14, nil)+slaClockUpsert, args...); err != nil {
+		return fmt.Errorf("save %d SLA clocks: %w", len(cs), err)
 	}
 	return nil
 }

@@ -42,16 +42,23 @@ func scanSLAClock(r Row) (bridge.SLAClock, error) {
 	return c, nil
 }
 
-func (t *Tx) SaveSLAClock(ctx context.Context, c bridge.SLAClock) error {
-	_, err := t.ex.Exec(ctx, `INSERT INTO sla_clocks (`+slaClockCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+// slaClockUpsert replaces a clock saved before.
+const slaClockUpsert = `
 		ON CONFLICT (conversation_id, clock) DO UPDATE SET cycle = excluded.cycle, state = excluded.state,
 			target_us = excluded.target_us, started_at = excluded.started_at, consumed_us = excluded.consumed_us,
 			segment_at = excluded.segment_at, due_at = excluded.due_at, warn_at = excluded.warn_at,
 			next_check_at = excluded.next_check_at, warned_at = excluded.warned_at, breached_at = excluded.breached_at,
-			stopped_at = excluded.stopped_at`,
-		c.ConversationID, c.Kind, c.Cycle, c.State, c.Target.Microseconds(), ts(c.StartedAt), c.Consumed.Microseconds(),
-		tsPtr(c.SegmentAt), tsPtr(c.DueAt), tsPtr(c.WarnAt), tsPtr(c.NextCheckAt), tsPtr(c.WarnedAt), tsPtr(c.BreachedAt), tsPtr(c.StoppedAt))
+			stopped_at = excluded.stopped_at`
+
+// slaClockArgs are a clock's values in slaClockCols order.
+func slaClockArgs(c bridge.SLAClock) []any {
+	return []any{c.ConversationID, c.Kind, c.Cycle, c.State, c.Target.Microseconds(), ts(c.StartedAt), c.Consumed.Microseconds(),
+		tsPtr(c.SegmentAt), tsPtr(c.DueAt), tsPtr(c.WarnAt), tsPtr(c.NextCheckAt), tsPtr(c.WarnedAt), tsPtr(c.BreachedAt), tsPtr(c.StoppedAt)}
+}
+
+func (t *Tx) SaveSLAClock(ctx context.Context, c bridge.SLAClock) error {
+	_, err := t.ex.Exec(ctx, `INSERT INTO sla_clocks (`+slaClockCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`+slaClockUpsert, slaClockArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("save SLA clock %d/%s: %w", c.ConversationID, c.Kind, err)
 	}

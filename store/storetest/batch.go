@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 // testBatchIngest: the multi-row statements of a batch of messages do what
 // their one-row twins do, row by row.
 func testBatchIngest(t *testing.T, s Backend) {
+	var conflicting []bridge.CreateConversationParams
 	inTx(t, s, func(ctx context.Context, tx bridge.Tx) error {
 		if _, err := tx.MarkProcessed(ctx, "telegram", "seen", t0); err != nil {
 			return err
@@ -66,8 +68,8 @@ func testBatchIngest(t *testing.T, s Backend) {
 			t.Errorf("new thread came back as %+v, stored as %+v", threads[1], fresh)
 		}
 
-		// Open: takes numbers. Pending: left alone. None: left alone.
-		// Closed, newer open: the newer one.
+		// Open: takes numbers. Pending: comes back, numbers untouched.
+		// None: absent. Closed, newer open: the newer one.
 		open, err := known.newConv(ctx, tx, bridge.P3)
 		if err != nil {
 			return err
@@ -100,16 +102,17 @@ func testBatchIngest(t *testing.T, s Backend) {
 		if err != nil {
 			return err
 		}
-		got, err := tx.OpenConversationsNextSeqs(ctx, []bridge.SeqRequest{
+		got, err := tx.LatestConversationsNextSeqs(ctx, []bridge.SeqRequest{
 			{Thread: known.thread.ID, Count: 3}, {Thread: pendingF.thread.ID, Count: 1},
 			{Thread: fresh.ID, Count: 2}, {Thread: reopenedF.thread.ID, Count: 1},
 		})
 		if err != nil {
 			return err
 		}
-		if len(got) != 2 || got[known.thread.ID].ID != open.ID || got[known.thread.ID].LastSeq != 3 ||
-			got[reopenedF.thread.ID].ID != newer.ID || got[reopenedF.thread.ID].LastSeq != 1 || got[reopenedF.thread.ID].Priority != bridge.P2 {
-			t.Errorf("OpenConversationsNextSeqs = %+v", got)
+		if len(got) != 3 || got[known.thread.ID].ID != open.ID || got[known.thread.ID].LastSeq != 3 ||
+			got[reopenedF.thread.ID].ID != newer.ID || got[reopenedF.thread.ID].LastSeq != 1 || got[reopenedF.thread.ID].Priority != bridge.P2 ||
+			got[pendingF.thread.ID].ID != pending.ID || got[pendingF.thread.ID].Status != bridge.StatusPending {
+			t.Errorf("LatestConversationsNextSeqs = %+v", got)
 		}
 		if seq, err := tx.NextSeq(ctx, pending.ID); err != nil || seq != 1 {
 			t.Errorf("pending conversation's numbers were taken: next %d %v", seq, err)
@@ -187,6 +190,84 @@ func testBatchIngest(t *testing.T, s Backend) {
 		}
 		if len(clocks[open.ID]) != 2 || len(clocks[newer.ID]) != 1 {
 			t.Errorf("ListSLAClocksOf = %v", clocks)
+		}
+
+		// Several clocks in one statement: one replaced, one new.
+		stopped := t0.Add(time.Minute)
+		if err := tx.SaveSLAClocks(ctx, []bridge.SLAClock{
+			{ConversationID: open.ID, Kind: bridge.ClockFirstResponse, Cycle: 1, State: bridge.SLAStopped, Target: time.Hour, StartedAt: t0, StoppedAt: &stopped},
+			{ConversationID: pending.ID, Kind: bridge.ClockResolution, Cycle: 1, State: bridge.SLARunning, Target: 2 * time.Hour, StartedAt: t0, DueAt: &due},
+		}); err != nil {
+			return err
+		}
+		if after, err := tx.ListSLAClocksOf(ctx, []bridge.ConversationID{open.ID, pending.ID}); err != nil {
+			return err
+		} else if len(after[open.ID]) != 2 || len(after[pending.ID]) != 1 || after[pending.ID][0].Target != 2*time.Hour {
+			t.Errorf("after SaveSLAClocks: %v", after)
+		} else {
+			for _, c := range after[open.ID] {
+				if c.Kind == bridge.ClockFirstResponse && (c.State != bridge.SLAStopped || c.StoppedAt == nil || !c.StoppedAt.Equal(stopped) || c.DueAt != nil) {
+					t.Errorf("first response not replaced: %+v", c)
+				}
+			}
+		}
+
+		// New conversations, numbered in order after those before, with
+		// their first numbers taken; their audit entries in one statement.
+		var ps []bridge.CreateConversationParams
+		for i, chat := range []string{"new-a", "new-b", "new-c"} {
+			f, err := newFixture(ctx, tx, chat)
+			if err != nil {
+				return err
+			}
+			ps = append(ps, bridge.CreateConversationParams{PlatformThreadID: f.thread.ID, AccountID: f.account.ID, Platform: bridge.PlatformTelegram,
+				IdentityID: f.identity.ID, Priority: bridge.P3 - bridge.Priority(i), Source: bridge.SourceDM, CreatedAt: t0, LastSeq: int64(i + 1)})
+		}
+		created, err := tx.CreateConversations(ctx, ps)
+		if err != nil {
+			return err
+		}
+		for i, c := range created {
+			if c.PlatformThreadID != ps[i].PlatformThreadID || c.Priority != ps[i].Priority || c.LastSeq != ps[i].LastSeq || c.Status != bridge.StatusOpen ||
+				c.Number != newer.Number+bridge.ConversationNumber(i+1) {
+				t.Errorf("created %d: %+v (after %s)", i, c, newer.Number)
+			}
+			if seq, err := tx.NextSeq(ctx, c.ID); err != nil || seq != ps[i].LastSeq+1 {
+				t.Errorf("created %d: next seq %d %v, want %d", i, seq, err, ps[i].LastSeq+1)
+			}
+		}
+		conflicting = ps[:1]
+		return nil
+	})
+	// PostgreSQL aborts the transaction of a failed statement: this one's own.
+	err := s.InTx(ctxT(t), func(ctx context.Context, tx bridge.Tx) error {
+		_, err := tx.CreateConversations(ctx, conflicting)
+		return err
+	})
+	if !errors.Is(err, bridge.ErrConflict) {
+		t.Errorf("a second active conversation of a thread: err=%v, want ErrConflict", err)
+	}
+	inTx(t, s, func(ctx context.Context, tx bridge.Tx) error {
+		f, err := newFixture(ctx, tx, "audited")
+		if err != nil {
+			return err
+		}
+		c, err := f.newConv(ctx, tx, bridge.P3)
+		if err != nil {
+			return err
+		}
+		if err := tx.AppendAudits(ctx, []bridge.AuditEntry{
+			{Action: "created", ConversationID: c.ID, After: "open", At: t0},
+			{Action: "priority_raised", ConversationID: c.ID, Before: "p3", After: "p1", At: t0.Add(time.Second)},
+		}); err != nil {
+			return err
+		}
+		audit, err := tx.ListAudit(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if len(audit) != 2 || audit[0].Action != "created" || audit[1].Action != "priority_raised" || audit[1].Before != "p3" || !audit[1].At.Equal(t0.Add(time.Second)) {
+			t.Errorf("audit after AppendAudits: %+v", audit)
 		}
 		return nil
 	})
