@@ -124,8 +124,12 @@ func (b *Bridge) ingestCalls(ctx context.Context, calls []*ingestCall) {
 	batchStored := false
 	if len(batch) > 1 {
 		err := b.store.InTx(ctx, func(ctx context.Context, tx Tx) error { return b.ingestBatchTx(ctx, tx, batch) })
-		if batchStored = err == nil; !batchStored {
-			b.log.Warn("ingest batch failed, storing its messages one by one", "messages", len(batch), "reason", err)
+		batchStored = err == nil
+		switch {
+		case errors.Is(err, errBatchSingly):
+			b.log.Debug("ingest batch rolled back, storing its messages one by one", "messages", len(batch), "reason", err)
+		case err != nil:
+			b.log.Warn("ingest batch failed, storing its messages one by one", "messages", len(batch), "err", err)
 		}
 		if m, ok := b.opts.Metrics.(IngestMetrics); ok {
 			m.IngestBatch(len(batch), batchStored)
