@@ -12,8 +12,9 @@ import (
 // shows the first message alone). It marks them sending with d, in d's
 // transaction, and returns them. Under normal load a lane holds one item
 // and nothing is coalesced; in a flood into a paced channel the backlog of
-// a conversation goes out in one post instead of one per message.
-func (b *Bridge) coalesceTx(ctx context.Context, tx Tx, d Delivery, l *loaded, now time.Time) ([]Delivery, error) {
+// a conversation goes out in one post instead of one per message. behind
+// is the lane after d, read with it (laneLookahead).
+func (b *Bridge) coalesceTx(ctx context.Context, tx Tx, d Delivery, behind []Delivery, l *loaded, now time.Time) ([]Delivery, error) {
 	surface, ok := d.Target.Surface()
 	if !ok || d.Kind != KindMessage || l.chat == nil || !coalescable(l.msg) {
 		return nil, nil
@@ -22,20 +23,10 @@ func (b *Bridge) coalesceTx(ctx context.Context, tx Tx, d Delivery, l *loaded, n
 	if !ok {
 		return nil, nil
 	}
-	maxMessages, maxChars := c.CoalesceLimit()
-	if maxMessages < 2 {
-		return nil, nil
-	}
-	lane, err := tx.ListLaneDeliveries(ctx, d.ConversationID, d.Target, maxMessages)
-	if err != nil {
-		return nil, err
-	}
+	_, maxChars := c.CoalesceLimit()
 	chars := utf8.RuneCountInString(l.msg.Text)
 	var extra []Delivery
-	for _, e := range lane {
-		if e.ID == d.ID {
-			continue
-		}
+	for _, e := range behind {
 		// Only fresh items ride along: one left "sending" by a dead
 		// worker must first be looked for on the surface on its own.
 		if e.Kind != KindMessage || e.Status != DeliveryPending || e.NextAttemptAt.After(now) || e.MessageID == 0 {
@@ -60,6 +51,21 @@ func (b *Bridge) coalesceTx(ctx context.Context, tx Tx, d Delivery, l *loaded, n
 		l.more = append(l.more, m)
 	}
 	return extra, nil
+}
+
+// laneLookahead is how many items of a lane a delivery reads: the head,
+// and on a surface that coalesces, those that may ride along with it.
+func (b *Bridge) laneLookahead(target Target) int {
+	surface, ok := target.Surface()
+	if !ok || target.IsCard() {
+		return 1
+	}
+	if c, ok := b.surfaces[surface].(Coalescer); ok {
+		if n, _ := c.CoalesceLimit(); n > 1 {
+			return n
+		}
+	}
+	return 1
 }
 
 // coalescable: customer text without files (files are uploaded per message).

@@ -165,14 +165,17 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 			}
 			return fmt.Errorf("lost the lease of lane %d/%s", j.ConversationID, j.Target)
 		}
-		d, err = tx.NextDelivery(ctx, j.ConversationID, j.Target)
-		if errors.Is(err, ErrNotFound) {
-			state = laneEmpty
-			return tx.ReleaseLane(ctx, j.ConversationID, j.Target, owner)
-		}
+		// The head of the lane and, in the same read, the items that may
+		// ride along with it in one chat message.
+		lane, err := tx.ListLaneDeliveries(ctx, j.ConversationID, j.Target, b.laneLookahead(j.Target))
 		if err != nil {
 			return err
 		}
+		if len(lane) == 0 {
+			state = laneEmpty
+			return tx.ReleaseLane(ctx, j.ConversationID, j.Target, owner)
+		}
+		d = lane[0]
 		if d.NextAttemptAt.After(now) {
 			wait = d.NextAttemptAt.Sub(now)
 			return nil
@@ -188,7 +191,7 @@ func (b *Bridge) deliverNext(ctx context.Context, j Job, owner string, first boo
 			return err
 		}
 		if !uncertain {
-			extra, err = b.coalesceTx(ctx, tx, d, &l, now)
+			extra, err = b.coalesceTx(ctx, tx, d, lane[1:], &l, now)
 		}
 		return err
 	})
