@@ -417,7 +417,7 @@ func (b *Bridge) load(ctx context.Context, d Delivery, surface Surface) (loaded,
 // thread, and the card when the thread is still to be opened.
 func (b *Bridge) loadTx(ctx context.Context, tx Tx, d Delivery, surface Surface) (loaded, error) {
 	var l loaded
-	v, err := tx.LoadConversation(ctx, d.ConversationID, d.MessageID)
+	v, err := tx.LoadConversation(ctx, d.ConversationID, d.MessageID, surface)
 	if err != nil {
 		return l, err
 	}
@@ -442,13 +442,8 @@ func (b *Bridge) loadTx(ctx context.Context, tx Tx, d Delivery, surface Surface)
 		}
 		return l, err
 	}
-	t, err := tx.GetChatThread(ctx, d.ConversationID, surface)
-	switch {
-	case err == nil:
-		l.chat = &t
-	case !errors.Is(err, ErrNotFound):
-		return l, err
-	case d.Kind == KindMessage:
+	l.chat = v.Chat
+	if l.chat == nil && d.Kind == KindMessage {
 		card, err := b.card(ctx, tx, l)
 		if err != nil {
 			return l, err

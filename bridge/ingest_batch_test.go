@@ -119,7 +119,7 @@ func state(t *testing.T, h *harness) map[string]string {
 			return err
 		}
 		for _, c := range page.Conversations {
-			view, err := tx.LoadConversation(ctx, c.ID, 0)
+			view, err := tx.LoadConversation(ctx, c.ID, 0, "")
 			if err != nil {
 				return err
 			}

@@ -63,9 +63,10 @@ type Tx interface {
 	LinkAgentChatIdentity(ctx context.Context, id AgentChatIdentity) error
 
 	// LoadConversation reads a conversation with its platform thread,
-	// account and customer identity, and message msg when not zero, in one
-	// statement and without locking: what a delivery needs to render.
-	LoadConversation(ctx context.Context, id ConversationID, msg MessageID) (ConversationView, error)
+	// account and customer identity, message msg when not zero and its
+	// chat thread on surface when not empty, in one statement and without
+	// locking: what a delivery needs to render.
+	LoadConversation(ctx context.Context, id ConversationID, msg MessageID, surface Surface) (ConversationView, error)
 
 	CreateConversation(ctx context.Context, p CreateConversationParams) (Conversation, error)
 	// GetConversation and GetConversationByNumber lock the row for the rest
@@ -305,4 +306,7 @@ type ConversationView struct {
 	Customer     Identity
 	// Message is zero when none was asked for.
 	Message Message
+	// Chat is the conversation's thread on the surface asked for; nil when
+	// none was asked for or the thread is not open there yet.
+	Chat *ChatThread
 }
