@@ -309,11 +309,22 @@ func (b *Bridge) recordOutcome(ctx context.Context, d Delivery, extra []Delivery
 		if retry != nil {
 			return nil // d itself is still due
 		}
-		_, err := tx.NextDelivery(ctx, d.ConversationID, d.Target)
+		// Usually d was the lane's last item: one statement finds the lane
+		// empty and gives it back.
+		released, err := tx.ReleaseLaneIfEmpty(ctx, d.ConversationID, d.Target, owner)
+		if err != nil {
+			return err
+		}
+		if released {
+			state = laneEmpty
+			return nil
+		}
+		// More to deliver, or the lease is no longer owner's.
+		_, err = tx.NextDelivery(ctx, d.ConversationID, d.Target)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			state = laneEmpty
-			return tx.ReleaseLane(ctx, d.ConversationID, d.Target, owner)
+			return nil
 		case err != nil:
 			return err
 		}

@@ -137,6 +137,9 @@ type Tx interface {
 	ClaimLane(ctx context.Context, p ClaimLaneParams) (bool, error)
 	// ReleaseLane gives the lease back when owner still holds it.
 	ReleaseLane(ctx context.Context, conv ConversationID, target Target, owner string) error
+	// ReleaseLaneIfEmpty gives the lease back when owner still holds it and
+	// the lane has nothing undelivered, and reports whether it did.
+	ReleaseLaneIfEmpty(ctx context.Context, conv ConversationID, target Target, owner string) (bool, error)
 	// LaneCardVersion returns the conversation version last shown on a card lane.
 	LaneCardVersion(ctx context.Context, conv ConversationID, target Target) (int64, error)
 	SetLaneCardVersion(ctx context.Context, conv ConversationID, target Target, version int64) error

@@ -613,6 +613,15 @@ func (t *Tx) ReleaseLane(ctx context.Context, conv bridge.ConversationID, target
 	return nil
 }
 
+func (t *Tx) ReleaseLaneIfEmpty(ctx context.Context, conv bridge.ConversationID, target bridge.Target, owner string) (bool, error) {
+	n, err := t.ex.Exec(ctx, `UPDATE lanes SET lease_owner = '' WHERE conversation_id = $1 AND target = $2 AND lease_owner = $3
+		AND NOT EXISTS (SELECT 1 FROM deliveries WHERE conversation_id = $1 AND target = $2 AND status IN ('pending', 'sending'))`, conv, target, owner)
+	if err != nil {
+		return false, fmt.Errorf("release lane if empty: %w", err)
+	}
+	return n == 1, nil
+}
+
 func (t *Tx) LaneCardVersion(ctx context.Context, conv bridge.ConversationID, target bridge.Target) (int64, error) {
 	var v int64
 	err := t.ex.QueryRow(ctx, `SELECT card_version FROM lanes WHERE conversation_id = $1 AND target = $2`, conv, target).Scan(&v)

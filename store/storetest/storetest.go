@@ -481,6 +481,28 @@ func testDeliveries(t *testing.T, s Backend) {
 		if !claim("c", t0.Add(2*time.Minute)) {
 			t.Error("released lane not claimed")
 		}
+		// ReleaseLaneIfEmpty: the chat lane is empty, the platform lane
+		// still holds an item.
+		if ok, err := tx.ReleaseLaneIfEmpty(ctx, c.ID, lane, "b"); err != nil || ok {
+			t.Errorf("ReleaseLaneIfEmpty by a former owner = %v, %v", ok, err)
+		}
+		if ok, err := tx.ReleaseLaneIfEmpty(ctx, c.ID, lane, "c"); err != nil || !ok {
+			t.Errorf("ReleaseLaneIfEmpty of an empty lane by its owner = %v, %v", ok, err)
+		}
+		if !claim("d", t0.Add(2*time.Minute)) {
+			t.Error("lane released when empty not claimed")
+		}
+		platform := bridge.ClaimLaneParams{ConversationID: c.ID, Target: bridge.TargetPlatform, Owner: "e", Now: t0, Until: t0.Add(time.Minute)}
+		if ok, err := tx.ClaimLane(ctx, platform); err != nil || !ok {
+			t.Fatalf("claim platform lane = %v, %v", ok, err)
+		}
+		if ok, err := tx.ReleaseLaneIfEmpty(ctx, c.ID, bridge.TargetPlatform, "e"); err != nil || ok {
+			t.Errorf("ReleaseLaneIfEmpty of a lane with an item = %v, %v", ok, err)
+		}
+		platform.Owner = "f"
+		if ok, err := tx.ClaimLane(ctx, platform); err != nil || ok {
+			t.Errorf("lane with an item was released: claimed by another = %v, %v", ok, err)
+		}
 
 		card := bridge.CardTarget(bridge.SurfaceSlack)
 		if v, err := tx.LaneCardVersion(ctx, c.ID, card); err != nil || v != 0 {
