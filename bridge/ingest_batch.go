@@ -347,8 +347,8 @@ func (b *Bridge) batchThreads(ctx context.Context, tx Tx, items []*batchItem) er
 
 // joinOpenConversations adds items to the open conversations of their
 // threads, numbered in arrival order, with their deliveries, one job per
-// lane and the customer's SLA clocks, as conversationFor and ingestMarked
-// do for one message.
+// lane and the customer's SLA clocks, as conversationFor and
+// ingestInThread do for one message.
 func (b *Bridge) joinOpenConversations(ctx context.Context, tx Tx, items []*batchItem, open map[PlatformThreadID]Conversation, started map[PlatformThreadID]bool, now time.Time) error {
 	next := map[PlatformThreadID]int64{}
 	for th, conv := range open {

@@ -7,7 +7,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"time"
 
@@ -168,9 +167,6 @@ func InTx(ctx context.Context, ex Executor, d Dialect, insert InsertJobs, fn fun
 	if len(t.jobs) == 0 {
 		return nil
 	}
-	if insert == nil {
-		return errNoEnqueue
-	}
 	if err := insert(ctx, t.jobs); err != nil {
 		return fmt.Errorf("enqueue %d jobs: %w", len(t.jobs), err)
 	}
@@ -203,5 +199,3 @@ func (t *Tx) Enqueue(_ context.Context, j bridge.Job) error {
 	t.jobs = append(t.jobs, j)
 	return nil
 }
-
-var errNoEnqueue = errors.New("this transaction cannot enqueue jobs")
