@@ -74,28 +74,12 @@ func testBatchIngest(t *testing.T, s Backend) {
 		if err != nil {
 			return err
 		}
-		pendingF, err := newFixture(ctx, tx, "pending")
+		pendingF, pending, err := fixtureIn(ctx, tx, "pending", bridge.StatusPending)
 		if err != nil {
 			return err
 		}
-		pending, err := pendingF.newConv(ctx, tx, bridge.P3)
+		reopenedF, _, err := fixtureIn(ctx, tx, "reopened", bridge.StatusClosed)
 		if err != nil {
-			return err
-		}
-		pending.Status = bridge.StatusPending
-		if err := tx.UpdateConversation(ctx, pending); err != nil {
-			return err
-		}
-		reopenedF, err := newFixture(ctx, tx, "reopened")
-		if err != nil {
-			return err
-		}
-		old, err := reopenedF.newConv(ctx, tx, bridge.P3)
-		if err != nil {
-			return err
-		}
-		old.Status = bridge.StatusClosed
-		if err := tx.UpdateConversation(ctx, old); err != nil {
 			return err
 		}
 		newer, err := reopenedF.newConv(ctx, tx, bridge.P2)
@@ -315,4 +299,18 @@ func testJobsOnePerLane(t *testing.T, s Backend) {
 	if !slices.Equal(ran, want) {
 		t.Errorf("ran %+v, want %+v", ran, want)
 	}
+}
+
+// fixtureIn is a fixture with one conversation, in the given status.
+func fixtureIn(ctx context.Context, tx bridge.Tx, chat string, status bridge.Status) (fixture, bridge.Conversation, error) {
+	f, err := newFixture(ctx, tx, chat)
+	if err != nil {
+		return f, bridge.Conversation{}, err
+	}
+	c, err := f.newConv(ctx, tx, bridge.P3)
+	if err != nil {
+		return f, c, err
+	}
+	c.Status = status
+	return f, c, tx.UpdateConversation(ctx, c)
 }
